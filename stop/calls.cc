@@ -1,0 +1,301 @@
+// Stop-aware blocking calls. Each call: (1) returns kStopped at once if the token
+// is already stopped, (2) registers a stop callback that sets this thread's stop
+// word and wakes it, (3) blocks in a way that cannot miss that wake-up:
+//   kRseq / kSignalPc  the syscall itself, through the guarded stub;
+//   kSigmask           ppoll/epoll_pwait/futex_waitv with the signal blocked
+//                      until the kernel atomically unblocks it.
+#include "stop/calls.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "stop/internal/testing.h"
+#include "stop/internal/thread_state.h"
+
+namespace sv::stop {
+namespace {
+
+using internal::CallScope;
+using internal::CurrentThread;
+using internal::GuardedSyscall;
+using internal::RawResult;
+using internal::ThreadState;
+
+constexpr long kSigsetSize = 8;  // the kernel's sigset_t, for raw ppoll/epoll_pwait
+
+std::string Context(const char* call, int fd) {
+  return fd < 0 ? std::string(call) : std::string(call) + " fd=" + std::to_string(fd);
+}
+
+std::unexpected<Error> Stopped(const char* call, int fd) {
+  return Fail(ErrorCode::kStopped, Context(call, fd) + ": stop requested");
+}
+
+std::unexpected<Error> TimedOut(const char* call, int fd) {
+  return Fail(ErrorCode::kDeadlineExceeded, Context(call, fd) + ": deadline exceeded");
+}
+
+// The prologue every call shares: initialisation, the early stop check, and the
+// signal mask the strategy needs in this thread.
+std::expected<Strategy, Error> Begin(const std::stop_token& token, ThreadState& thread,
+                                     const char* call, int fd) {
+  auto strategy = ActiveStrategy();
+  if (!strategy) return strategy;
+  if (token.stop_requested()) return Stopped(call, fd);
+  EnsureMask(thread, *strategy == Strategy::kSigmask ? internal::MaskState::kBlocked
+                                                     : internal::MaskState::kUnblocked);
+  return strategy;
+}
+
+bool StopSeen(const ThreadState& thread) {
+  return thread.stop_word.load(std::memory_order_acquire) != 0;
+}
+
+// kSigmask: the wake-up signal is blocked here, so a stop that lands after the
+// check stays pending until the kernel unblocks it inside ppoll.
+RawResult MaskedPpoll(ThreadState& thread, pollfd* fds, nfds_t n, const timespec* timeout) {
+  if (StopSeen(thread)) return {-EINTR, 1};
+  internal::RaceWindowSpin(thread.window_spins);
+  int r = ::ppoll(fds, n, timeout, &thread.ppoll_mask);
+  return {r < 0 ? -errno : r, 0};
+}
+
+// One ppoll under whichever strategy, with the deadline's time left.
+RawResult BlockingPpoll(Strategy strategy, ThreadState& thread, pollfd* fds, nfds_t n,
+                        Deadline deadline) {
+  std::optional<timespec> left = deadline.RemainingTimespec();
+  const timespec* timeout = left ? &*left : nullptr;
+  if (strategy == Strategy::kSigmask) return MaskedPpoll(thread, fds, n, timeout);
+  return GuardedSyscall(strategy, thread, SYS_ppoll,
+                        {reinterpret_cast<long>(fds), static_cast<long>(n),
+                         reinterpret_cast<long>(timeout), 0, kSigsetSize, 0});
+}
+
+// Waits until `fd` has `events`. Success, kStopped, kDeadlineExceeded or kSystem.
+Status WaitFd(Strategy strategy, ThreadState& thread, int fd, short events, Deadline deadline,
+              const char* call) {
+  for (;;) {
+    pollfd pfd{fd, events, 0};
+    RawResult r = BlockingPpoll(strategy, thread, &pfd, 1, deadline);
+    if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped(call, fd);
+    if (r.value > 0) return {};
+    if (r.value == 0) return TimedOut(call, fd);
+    if (r.value != -EINTR) return FailErrno(Context(call, fd), static_cast<int>(-r.value));
+  }
+}
+
+// A blocking operation on one descriptor.
+struct FdOp {
+  const char* name;
+  long nr;
+  long args[6];  // args[0] is the descriptor
+  short events;  // what readiness lets it proceed
+};
+
+RawResult PlainSyscall(const FdOp& op) {
+  long r = ::syscall(op.nr, op.args[0], op.args[1], op.args[2], op.args[3], op.args[4],
+                     op.args[5]);
+  return {r < 0 ? -errno : r, 0};
+}
+
+// Runs `op` stoppably. With rseq/signal-pc and no deadline the operation itself
+// blocks in the guarded stub (one syscall); otherwise the call first waits for
+// readiness with a deadline or a mask, then runs the operation. EAGAIN (a
+// non-blocking descriptor, or readiness taken by another thread) waits again.
+std::expected<long, Error> RunFdOp(const std::stop_token& token, const FdOp& op,
+                                   Deadline deadline) {
+  ThreadState& thread = CurrentThread();
+  int fd = static_cast<int>(op.args[0]);
+  auto strategy = Begin(token, thread, op.name, fd);
+  if (!strategy) return std::unexpected(strategy.error());
+  CallScope scope(token, thread, internal::kWakeSignal);
+  bool masked = *strategy == Strategy::kSigmask;
+  bool wait_first = masked || !deadline.infinite();
+  for (;;) {
+    if (wait_first) {
+      if (auto ready = WaitFd(*strategy, thread, fd, op.events, deadline, op.name); !ready) {
+        return std::unexpected(ready.error());
+      }
+    }
+    RawResult r = masked ? PlainSyscall(op) : GuardedSyscall(*strategy, thread, op.nr, op.args);
+    if (r.stopped) return Stopped(op.name, fd);
+    if (r.value >= 0) return r.value;
+    if (r.value == -EAGAIN) wait_first = true;
+    else if (r.value != -EINTR) return FailErrno(Context(op.name, fd), static_cast<int>(-r.value));
+  }
+}
+
+long Arg(const void* p) { return reinterpret_cast<long>(p); }
+
+}  // namespace
+
+std::expected<std::size_t, Error> Recv(std::stop_token token, int fd, std::span<std::byte> buf,
+                                       int flags, Deadline deadline) {
+  FdOp op{"recv", SYS_recvfrom, {fd, Arg(buf.data()), static_cast<long>(buf.size()), flags, 0, 0},
+          POLLIN};
+  return RunFdOp(token, op, deadline);
+}
+
+std::expected<std::size_t, Error> Read(std::stop_token token, int fd, std::span<std::byte> buf,
+                                       Deadline deadline) {
+  FdOp op{"read", SYS_read, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0}, POLLIN};
+  return RunFdOp(token, op, deadline);
+}
+
+std::expected<std::size_t, Error> Write(std::stop_token token, int fd,
+                                        std::span<const std::byte> buf, Deadline deadline) {
+  FdOp op{"write", SYS_write, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0},
+          POLLOUT};
+  return RunFdOp(token, op, deadline);
+}
+
+std::expected<UniqueFd, Error> Accept(std::stop_token token, int listen_fd, Deadline deadline,
+                                      int flags) {
+  FdOp op{"accept", SYS_accept4, {listen_fd, 0, 0, flags | SOCK_CLOEXEC, 0, 0}, POLLIN};
+  auto r = RunFdOp(token, op, deadline);
+  if (!r) return std::unexpected(r.error());
+  return UniqueFd(static_cast<int>(*r));
+}
+
+std::expected<int, Error> Poll(std::stop_token token, std::span<pollfd> fds, Deadline deadline) {
+  ThreadState& thread = CurrentThread();
+  auto strategy = Begin(token, thread, "poll", -1);
+  if (!strategy) return std::unexpected(strategy.error());
+  CallScope scope(token, thread, internal::kWakeSignal);
+  for (;;) {
+    RawResult r = BlockingPpoll(*strategy, thread, fds.data(), fds.size(), deadline);
+    if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("poll", -1);
+    if (r.value > 0) return static_cast<int>(r.value);
+    if (r.value == 0) return TimedOut("poll", -1);
+    if (r.value != -EINTR) return FailErrno("poll", static_cast<int>(-r.value));
+  }
+}
+
+namespace {
+
+RawResult BlockingEpoll(Strategy strategy, ThreadState& thread, int epoll_fd,
+                        std::span<epoll_event> events, int timeout_ms) {
+  auto n = static_cast<int>(events.size());
+  if (strategy != Strategy::kSigmask) {
+    return GuardedSyscall(strategy, thread, SYS_epoll_pwait,
+                          {epoll_fd, Arg(events.data()), n, timeout_ms, 0, kSigsetSize});
+  }
+  if (StopSeen(thread)) return {-EINTR, 1};
+  internal::RaceWindowSpin(thread.window_spins);
+  int r = ::epoll_pwait(epoll_fd, events.data(), n, timeout_ms, &thread.ppoll_mask);
+  return {r < 0 ? -errno : r, 0};
+}
+
+}  // namespace
+
+std::expected<int, Error> EpollWait(std::stop_token token, int epoll_fd,
+                                    std::span<epoll_event> events, Deadline deadline) {
+  ThreadState& thread = CurrentThread();
+  auto strategy = Begin(token, thread, "epoll_wait", epoll_fd);
+  if (!strategy) return std::unexpected(strategy.error());
+  CallScope scope(token, thread, internal::kWakeSignal);
+  for (;;) {
+    RawResult r = BlockingEpoll(*strategy, thread, epoll_fd, events, deadline.RemainingMillis());
+    if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("epoll_wait", epoll_fd);
+    if (r.value > 0) return static_cast<int>(r.value);
+    // Millisecond rounding can wake a little early: only an expired deadline ends it.
+    if (r.value == 0 && deadline.Expired()) return TimedOut("epoll_wait", epoll_fd);
+    if (r.value < 0 && r.value != -EINTR) {
+      return FailErrno(Context("epoll_wait", epoll_fd), static_cast<int>(-r.value));
+    }
+  }
+}
+
+Status SleepUntil(std::stop_token token, Deadline deadline) {
+  ThreadState& thread = CurrentThread();
+  auto strategy = Begin(token, thread, "sleep", -1);
+  if (!strategy) return std::unexpected(strategy.error());
+  CallScope scope(token, thread, internal::kWakeSignal);
+  for (;;) {
+    // ppoll with no descriptors sleeps until the timeout or a signal, under
+    // every strategy; the deadline is recomputed after each interruption.
+    RawResult r = BlockingPpoll(*strategy, thread, nullptr, 0, deadline);
+    if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("sleep", -1);
+    if (r.value == 0 && deadline.Expired()) return {};
+    if (r.value < 0 && r.value != -EINTR) return FailErrno("sleep", static_cast<int>(-r.value));
+  }
+}
+
+namespace {
+
+// kSigmask: wait on the user's word and on this thread's stop word at once; the
+// stop callback sets the stop word and wakes it, so no signal is needed and a
+// stop before the wait makes the kernel's value check fail at once.
+RawResult FutexWaitv(ThreadState& thread, const std::atomic<std::uint32_t>& word,
+                     std::uint32_t expected, Deadline deadline, FutexScope scope) {
+  futex_waitv waiters[2] = {};
+  waiters[0].uaddr = reinterpret_cast<std::uintptr_t>(&word);
+  waiters[0].val = expected;
+  waiters[0].flags = FUTEX_32 | (scope == FutexScope::kPrivate ? FUTEX_PRIVATE_FLAG : 0);
+  waiters[1].uaddr = reinterpret_cast<std::uintptr_t>(&thread.stop_word);
+  waiters[1].val = 0;
+  waiters[1].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
+  std::optional<timespec> at = deadline.AbsoluteTimespec();
+  internal::RaceWindowSpin(thread.window_spins);
+  long r = ::syscall(SYS_futex_waitv, waiters, 2, 0, at ? &*at : nullptr, CLOCK_MONOTONIC);
+  if (r == 1 || StopSeen(thread)) return {-EINTR, 1};
+  return {r < 0 ? -errno : 0, 0};
+}
+
+RawResult BlockingFutex(Strategy strategy, ThreadState& thread,
+                        const std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                        Deadline deadline, FutexScope scope) {
+  if (strategy == Strategy::kSigmask) return FutexWaitv(thread, word, expected, deadline, scope);
+  std::optional<timespec> at = deadline.AbsoluteTimespec();
+  long op = FUTEX_WAIT_BITSET | (scope == FutexScope::kPrivate ? FUTEX_PRIVATE_FLAG : 0);
+  return GuardedSyscall(strategy, thread, SYS_futex,
+                        {Arg(&word), op, static_cast<long>(expected), Arg(at ? &*at : nullptr), 0,
+                         static_cast<long>(FUTEX_BITSET_MATCH_ANY)});
+}
+
+}  // namespace
+
+Status FutexWait(std::stop_token token, const std::atomic<std::uint32_t>& word,
+                 std::uint32_t expected, Deadline deadline, FutexScope scope) {
+  static_assert(sizeof(std::atomic<std::uint32_t>) == 4);
+  ThreadState& thread = CurrentThread();
+  auto strategy = Begin(token, thread, "futex_wait", -1);
+  if (!strategy) return std::unexpected(strategy.error());
+  bool masked = *strategy == Strategy::kSigmask;
+  CallScope call(token, thread, masked ? internal::kWakeFutex : internal::kWakeSignal);
+  for (;;) {
+    RawResult r = BlockingFutex(*strategy, thread, word, expected, deadline, scope);
+    if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("futex_wait", -1);
+    if (r.value == 0 || r.value == -EAGAIN) return {};  // woken, or the word changed
+    if (r.value == -ETIMEDOUT) return TimedOut("futex_wait", -1);
+    if (r.value == -ENOSYS) {
+      return Fail(ErrorCode::kUnsupported, "futex_wait: futex_waitv needs Linux 5.16 or later");
+    }
+    if (r.value != -EINTR) return FailErrno("futex_wait", static_cast<int>(-r.value));
+  }
+}
+
+std::expected<long, Error> SyscallOrStop(std::stop_token token, long nr, long a1, long a2, long a3,
+                                         long a4, long a5, long a6) {
+  ThreadState& thread = CurrentThread();
+  auto strategy = Begin(token, thread, "syscall", -1);
+  if (!strategy) return std::unexpected(strategy.error());
+  if (*strategy == Strategy::kSigmask) {
+    return Fail(ErrorCode::kUnsupported,
+                "syscall " + std::to_string(nr) +
+                    ": a raw stoppable syscall needs the rseq or signal-pc strategy (x86-64)");
+  }
+  CallScope scope(token, thread, internal::kWakeSignal);
+  RawResult r = GuardedSyscall(*strategy, thread, nr, {a1, a2, a3, a4, a5, a6});
+  if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("syscall", -1);
+  if (r.value < 0 && r.value > -4096) {
+    return FailErrno("syscall " + std::to_string(nr), static_cast<int>(-r.value));
+  }
+  return r.value;
+}
+
+}  // namespace sv::stop

@@ -1,0 +1,122 @@
+// Per-thread state, the call-scoped wake-up, and the raw guarded syscall.
+#include "stop/internal/thread_state.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#if defined(__x86_64__)
+#include <sys/rseq.h>
+#endif
+
+namespace sv::stop::internal {
+
+#if defined(__x86_64__)
+extern "C" RawResult sv_stop_rseq_syscall(SyscallFrame* frame);
+extern "C" RawResult sv_stop_pc_syscall(SyscallFrame* frame);
+#endif
+
+namespace {
+
+// constinit: no lazy TLS initialiser, so the signal handler may touch it.
+constinit thread_local ThreadState tls_thread;
+
+#if defined(__x86_64__)
+constexpr std::uint32_t kRseqSignature = 0x53053053;  // RSEQ_SIG, also in the .S file
+
+// glibc 2.35+ keeps an rseq area in every thread's TCB at __rseq_offset and
+// registers it unless told not to (__rseq_size == 0 then). When it did not, the
+// area is still there and unregistered, so this thread may register it itself.
+bool RegisterRseq(ThreadState& thread) {
+  auto* area = reinterpret_cast<struct rseq*>(static_cast<char*>(__builtin_thread_pointer()) +
+                                              __rseq_offset);
+  bool registered = __rseq_size > 0 && static_cast<std::int32_t>(area->cpu_id) >= 0;
+  if (!registered &&
+      syscall(SYS_rseq, area, sizeof(struct rseq), 0, kRseqSignature) != 0) {
+    return false;
+  }
+  thread.rseq_cs = reinterpret_cast<std::uint64_t*>(&area->rseq_cs);
+  return true;
+}
+#endif
+
+}  // namespace
+
+ThreadState& CurrentThread() {
+  ThreadState& thread = tls_thread;
+  if (thread.tid == 0) thread.tid = static_cast<pid_t>(syscall(SYS_gettid));
+  return thread;
+}
+
+void ResetThreadAfterFork() { tls_thread.tid = 0; }
+
+void CallScope::Waker::operator()() const noexcept {
+  int saved_errno = errno;
+  thread->stop_word.store(1, std::memory_order_seq_cst);
+  if (mode & kWakeFutex) {
+    syscall(SYS_futex, &thread->stop_word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  }
+  if (mode & kWakeSignal) syscall(SYS_tgkill, pid, thread->tid, Signal());
+  errno = saved_errno;
+}
+
+const std::stop_token& CallScope::ResetFirst(const std::stop_token& token, ThreadState& thread) {
+  thread.stop_word.store(0, std::memory_order_relaxed);
+  return token;
+}
+
+// The callback is registered after the reset (ResetFirst runs first), so a stop
+// of this token always leaves stop_word == 1.
+CallScope::CallScope(const std::stop_token& token, ThreadState& thread, std::uint8_t wake_mode)
+    : callback_(ResetFirst(token, thread), Waker{&thread, getpid(), wake_mode}) {}
+
+void EnsureMask(ThreadState& thread, MaskState wanted) {
+  if (thread.mask == wanted) return;
+  sigset_t wake, old;
+  sigemptyset(&wake);
+  sigaddset(&wake, Signal());
+  int how = wanted == MaskState::kBlocked ? SIG_BLOCK : SIG_UNBLOCK;
+  SV_CHECK(pthread_sigmask(how, &wake, &old) == 0);
+  thread.ppoll_mask = old;
+  sigdelset(&thread.ppoll_mask, Signal());
+  thread.mask = wanted;
+}
+
+std::uint64_t* RseqField(ThreadState& thread) {
+#if defined(__x86_64__)
+  if (thread.rseq == RseqState::kUnknown) {
+    thread.rseq = RegisterRseq(thread) ? RseqState::kUsable : RseqState::kUnusable;
+  }
+#endif
+  return thread.rseq_cs;
+}
+
+bool HaveStubs() {
+#if defined(__x86_64__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+RawResult GuardedSyscall(Strategy strategy, ThreadState& thread, long nr, const long (&args)[6]) {
+#if defined(__x86_64__)
+  SyscallFrame frame{&thread.stop_word, nullptr, &thread.rseq_aborts, thread.window_spins, nr,
+                     {args[0], args[1], args[2], args[3], args[4], args[5]}};
+  if (strategy == Strategy::kRseq) {
+    frame.rseq_cs = RseqField(thread);
+    if (frame.rseq_cs != nullptr) return sv_stop_rseq_syscall(&frame);
+  }
+  return sv_stop_pc_syscall(&frame);
+#else
+  (void)strategy, (void)thread, (void)nr, (void)args;
+  SV_CHECK(!"guarded syscalls need the x86-64 stubs");
+  return {};
+#endif
+}
+
+}  // namespace sv::stop::internal

@@ -1,0 +1,99 @@
+// Per-thread state behind the stop-aware calls, and the raw blocking syscall
+// paths of each strategy. Internal to stop/.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <stop_token>
+
+#include "stop/strategy.h"
+
+namespace sv::stop::internal {
+
+// What the assembly stubs (syscall_x86_64.S) read; keep offsets in sync.
+struct SyscallFrame {
+  const std::atomic<std::uint32_t>* stop_word;  // 0: non-zero = stop requested
+  std::uint64_t* rseq_cs;                       // 8: &rseq->rseq_cs of this thread
+  std::uint64_t* aborts;                        // 16: incremented per rseq abort
+  std::uint64_t window_spins;                   // 24: pause loops after the check
+  long nr;                                      // 32: system call number
+  long args[6];                                 // 40: its arguments
+};
+static_assert(offsetof(SyscallFrame, nr) == 32 && offsetof(SyscallFrame, args) == 40);
+
+// Returned in rax:rdx by the stubs.
+struct RawResult {
+  long value;    // the syscall's return value (-errno on error)
+  long stopped;  // 1 when the syscall was skipped because of a stop
+};
+
+enum class MaskState : std::uint8_t { kUnknown, kUnblocked, kBlocked };
+enum class RseqState : std::uint8_t { kUnknown, kUsable, kUnusable };
+
+// One per thread, alive as long as the thread. The stop callback of a call (run
+// by the stopping thread) writes stop_word and signals the thread; everything
+// else is touched only by the owning thread and its signal handler.
+struct ThreadState {
+  // Reset to 0 when a call starts; set to 1 by the call's stop callback before it
+  // sends the wake-up. 32-bit aligned: it is also a futex word (kSigmask).
+  std::atomic<std::uint32_t> stop_word{0};
+  pid_t tid = 0;
+  MaskState mask = MaskState::kUnknown;
+  RseqState rseq = RseqState::kUnknown;
+  std::uint64_t* rseq_cs = nullptr;
+  sigset_t ppoll_mask{};  // the thread's mask minus the wake-up signal
+  std::uint32_t window_spins = 0;
+  std::uint64_t rseq_aborts = 0;
+  std::atomic<std::uint64_t> pc_redirects{0};  // written by the signal handler
+};
+
+ThreadState& CurrentThread();
+// Called in the child after fork(): the forking thread has a new tid there.
+void ResetThreadAfterFork();
+
+// Process-wide configuration, set by Init/SetStrategy.
+Strategy CurrentStrategy();
+bool Initialized();
+int Signal();
+
+// How a call's stop callback wakes its thread.
+enum WakeMode : std::uint8_t { kWakeSignal = 1, kWakeFutex = 2 };
+
+// Registers the call's wake-up for the lifetime of this object. Resets the stop
+// word first, so a stop of an earlier token does not leak into this call.
+class CallScope {
+ public:
+  CallScope(const std::stop_token& token, ThreadState& thread, std::uint8_t wake_mode);
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  struct Waker {
+    ThreadState* thread;
+    pid_t pid;
+    std::uint8_t mode;
+    void operator()() const noexcept;
+  };
+  static const std::stop_token& ResetFirst(const std::stop_token& token, ThreadState& thread);
+  std::stop_callback<Waker> callback_;
+};
+
+// Makes the wake-up signal blocked (kSigmask) or unblocked (the others) in the
+// calling thread; a system call only when the thread's state must change.
+void EnsureMask(ThreadState& thread, MaskState wanted);
+
+// The rseq_cs field of this thread's registered rseq area, registering it if
+// glibc did not; nullptr when rseq cannot be used in this thread.
+std::uint64_t* RseqField(ThreadState& thread);
+
+// Issues frame.nr unless thread.stop_word is set, atomically with respect to the
+// wake-up signal (kRseq or kSignalPc; x86-64 only). The caller has set the mask.
+RawResult GuardedSyscall(Strategy strategy, ThreadState& thread, long nr, const long (&args)[6]);
+
+// Whether this build has the x86-64 stubs.
+bool HaveStubs();
+
+}  // namespace sv::stop::internal

@@ -1,0 +1,202 @@
+// Process-wide set-up of the stop library: the wake-up signal and its handler,
+// and the choice of strategy.
+#include "stop/strategy.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "stop/internal/testing.h"
+#include "stop/internal/thread_state.h"
+
+#if defined(__x86_64__)
+extern "C" const char sv_stop_pc_begin[];
+extern "C" const char sv_stop_pc_syscall_insn[];
+extern "C" const char sv_stop_pc_stopped[];
+#endif
+
+namespace sv::stop {
+namespace {
+
+using internal::CurrentThread;
+
+struct Config {
+  std::mutex mu;  // serialises Init; readers use the atomics
+  std::atomic<bool> initialized{false};
+  std::atomic<int> signal{0};
+  std::atomic<Strategy> strategy{Strategy::kSigmask};
+};
+
+Config& config() {
+  static Config* c = new Config;  // never destroyed: threads may outlive statics
+  return *c;
+}
+
+// Runs on the thread that was signalled, which is blocked in or about to enter
+// a stop-aware call. Async-signal-safe: it only reads and writes this thread's
+// registers and state. The rseq strategy needs nothing here: the kernel has
+// already moved an interrupted critical section to its abort handler.
+void OnWakeSignal(int, siginfo_t*, void* context) {
+#if defined(__x86_64__)
+  auto* uc = static_cast<ucontext_t*>(context);
+  greg_t& pc = uc->uc_mcontext.gregs[REG_RIP];
+  auto at = reinterpret_cast<greg_t>(sv_stop_pc_begin);
+  auto syscall_insn = reinterpret_cast<greg_t>(sv_stop_pc_syscall_insn);
+  // At syscall_insn itself the syscall has not run (or the kernel rewound the
+  // thread to restart it): the stop still wins.
+  if (pc < at || pc > syscall_insn) return;
+  internal::ThreadState& thread = CurrentThread();
+  if (thread.stop_word.load(std::memory_order_relaxed) == 0) return;
+  pc = reinterpret_cast<greg_t>(sv_stop_pc_stopped);
+  thread.pc_redirects.fetch_add(1, std::memory_order_relaxed);
+#else
+  (void)context;
+#endif
+}
+
+std::string SignalName(int sig) {
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+Status CheckSignalUsable(int sig) {
+  bool ok = sig == SIGUSR1 || sig == SIGUSR2 || (sig >= SIGRTMIN && sig <= SIGRTMAX);
+  if (!ok) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "stop wake-up signal " + std::to_string(sig) +
+                    " is not SIGUSR1, SIGUSR2 or a real-time signal");
+  }
+  return {};
+}
+
+// Installs OnWakeSignal unless the application already handles `sig`.
+Status InstallHandler(int sig) {
+  struct sigaction old {};
+  if (sigaction(sig, nullptr, &old) != 0) return FailErrno("sigaction", errno);
+  bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == OnWakeSignal;
+  if (!ours && old.sa_handler != SIG_DFL) {
+    return Fail(ErrorCode::kInUse,
+                "stop wake-up signal " + SignalName(sig) +
+                    " already has a handler installed by the application; choose another "
+                    "signal with sv::stop::Options::signal");
+  }
+  struct sigaction act {};
+  act.sa_sigaction = OnWakeSignal;
+  act.sa_flags = SA_SIGINFO;  // deliberately no SA_RESTART: blocked calls must return EINTR
+  sigemptyset(&act.sa_mask);
+  if (sigaction(sig, &act, nullptr) != 0) return FailErrno("sigaction " + SignalName(sig), errno);
+  return {};
+}
+
+Strategy BestAvailable() {
+  if (Available(Strategy::kRseq)) return Strategy::kRseq;
+  if (Available(Strategy::kSignalPc)) return Strategy::kSignalPc;
+  return Strategy::kSigmask;
+}
+
+Status CheckAvailable(Strategy strategy) {
+  if (Available(strategy)) return {};
+  return Fail(ErrorCode::kUnsupported, "stop strategy " + std::string(StrategyName(strategy)) +
+                                           " is not available on this machine");
+}
+
+std::expected<Strategy, Error> InitLocked(Config& c, const Options& options) {
+  int sig = options.signal != 0 ? options.signal : SIGRTMIN + 3;
+  if (auto ok = CheckSignalUsable(sig); !ok) return std::unexpected(ok.error());
+  Strategy strategy = options.strategy.value_or(BestAvailable());
+  if (auto ok = CheckAvailable(strategy); !ok) return std::unexpected(ok.error());
+  c.signal.store(sig);  // before installing: the handler's thread state reads it
+  if (auto ok = InstallHandler(sig); !ok) {
+    c.signal.store(0);
+    return std::unexpected(ok.error());
+  }
+  c.strategy.store(strategy);
+  pthread_atfork(nullptr, nullptr, internal::ResetThreadAfterFork);
+  c.initialized.store(true, std::memory_order_release);
+  return strategy;
+}
+
+}  // namespace
+
+std::string_view StrategyName(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kRseq: return "rseq";
+    case Strategy::kSignalPc: return "signal-pc";
+    case Strategy::kSigmask: return "sigmask";
+  }
+  return "unknown";
+}
+
+std::expected<Strategy, Error> Init(const Options& options) {
+  Config& c = config();
+  std::lock_guard lock(c.mu);
+  if (!c.initialized.load()) return InitLocked(c, options);
+  if (options.signal != 0 && options.signal != c.signal.load()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "stop library already initialised with wake-up signal " +
+                    SignalName(c.signal.load()));
+  }
+  if (options.strategy) {
+    if (auto ok = SetStrategy(*options.strategy); !ok) return std::unexpected(ok.error());
+  }
+  return c.strategy.load();
+}
+
+std::expected<Strategy, Error> ActiveStrategy() {
+  Config& c = config();
+  if (c.initialized.load(std::memory_order_acquire)) return c.strategy.load(std::memory_order_relaxed);
+  return Init();
+}
+
+bool Available(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::kRseq:
+      return internal::HaveStubs() && internal::RseqField(CurrentThread()) != nullptr;
+    case Strategy::kSignalPc: return internal::HaveStubs();
+    case Strategy::kSigmask: return true;
+  }
+  return false;
+}
+
+Status SetStrategy(Strategy strategy) {
+  if (auto ok = CheckAvailable(strategy); !ok) return ok;
+  if (auto init = ActiveStrategy(); !init) return std::unexpected(init.error());
+  config().strategy.store(strategy);
+  return {};
+}
+
+int WakeSignal() { return config().signal.load(); }
+
+ThreadStats ThisThreadStats() {
+  internal::ThreadState& thread = CurrentThread();
+  return {thread.rseq_aborts, thread.pc_redirects.load(std::memory_order_relaxed)};
+}
+
+namespace internal {
+
+Strategy CurrentStrategy() { return config().strategy.load(std::memory_order_relaxed); }
+bool Initialized() { return config().initialized.load(std::memory_order_acquire); }
+int Signal() { return config().signal.load(std::memory_order_relaxed); }
+
+void SetRaceWindowForTesting(std::uint32_t pause_loops) {
+  CurrentThread().window_spins = pause_loops;
+}
+
+void RaceWindowSpin(std::uint32_t pause_loops) {
+  for (std::uint32_t i = 0; i < pause_loops; ++i) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#else
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+  }
+}
+
+}  // namespace internal
+}  // namespace sv::stop
