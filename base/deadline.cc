@@ -13,11 +13,6 @@ timespec ToTimespec(std::chrono::nanoseconds ns) {
 
 }  // namespace
 
-Deadline::Clock::time_point Deadline::Saturate(Clock::time_point now, Clock::duration d) {
-  if (d > Clock::time_point::max() - now) return Clock::time_point::max();
-  return now + d;
-}
-
 Deadline::Clock::duration Deadline::Remaining() const {
   if (infinite()) return Clock::duration::max();
   auto left = when_ - Clock::now();

@@ -19,7 +19,11 @@ class Deadline {
   static Deadline At(Clock::time_point when) { return Deadline(when); }
   template <class Rep, class Period>
   static Deadline After(std::chrono::duration<Rep, Period> d) {
-    return Deadline(Saturate(Clock::now(), std::chrono::duration_cast<Clock::duration>(d)));
+    auto now = Clock::now();
+    // Compare in the caller's unit: converting hours::max() to ns would overflow.
+    using D = std::chrono::duration<Rep, Period>;
+    if (d >= std::chrono::duration_cast<D>(Clock::time_point::max() - now)) return Infinite();
+    return Deadline(now + std::chrono::duration_cast<Clock::duration>(d));
   }
 
   bool infinite() const { return when_ == Clock::time_point::max(); }
@@ -39,7 +43,6 @@ class Deadline {
 
  private:
   explicit Deadline(Clock::time_point when) : when_(when) {}
-  static Clock::time_point Saturate(Clock::time_point now, Clock::duration d);
 
   Clock::time_point when_;
 };

@@ -31,10 +31,13 @@ constexpr std::uint32_t kRseqSignature = 0x53053053;  // RSEQ_SIG, also in the .
 // glibc 2.35+ keeps an rseq area in every thread's TCB at __rseq_offset and
 // registers it unless told not to (__rseq_size == 0 then). When it did not, the
 // area is still there and unregistered, so this thread may register it itself.
+// A non-negative cpu_id means the area is registered: glibc writes a negative
+// one into threads it does not register, and registers a new thread (with the
+// same RSEQ_SIG) whenever its creator is registered, even one we registered.
 bool RegisterRseq(ThreadState& thread) {
   auto* area = reinterpret_cast<struct rseq*>(static_cast<char*>(__builtin_thread_pointer()) +
                                               __rseq_offset);
-  bool registered = __rseq_size > 0 && static_cast<std::int32_t>(area->cpu_id) >= 0;
+  bool registered = static_cast<std::int32_t>(area->cpu_id) >= 0;
   if (!registered &&
       syscall(SYS_rseq, area, sizeof(struct rseq), 0, kRseqSignature) != 0) {
     return false;

@@ -1,0 +1,193 @@
+// Process-wide set-up: signal ownership, strategy choice, rseq self-registration,
+// and stops that land inside the check-to-syscall window of each strategy.
+#include "stop/strategy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/rseq.h>
+#include <time.h>
+
+#include "base/unique_fd.h"
+#include "stop/calls.h"
+#include "stop/internal/testing.h"
+#include "tests/stop/blocked.h"
+
+namespace sv::stop {
+namespace {
+
+using namespace std::chrono_literals;
+
+void OtherHandler(int) {}
+
+TEST(StrategyTest, InitPicksTheBestAvailableStrategy) {
+  auto active = Init();
+  ASSERT_TRUE(active) << active.error().ToString();
+  if (Available(Strategy::kRseq)) EXPECT_EQ(*active, Strategy::kRseq);
+  else if (Available(Strategy::kSignalPc)) EXPECT_EQ(*active, Strategy::kSignalPc);
+  else EXPECT_EQ(*active, Strategy::kSigmask);
+  EXPECT_EQ(WakeSignal(), SIGRTMIN + 3);
+}
+
+TEST(StrategyTest, HandlerIsInstalledWithoutSaRestart) {
+  ASSERT_TRUE(Init());
+  struct sigaction act {};
+  ASSERT_EQ(sigaction(WakeSignal(), nullptr, &act), 0);
+  EXPECT_TRUE(act.sa_flags & SA_SIGINFO);
+  EXPECT_FALSE(act.sa_flags & SA_RESTART);
+}
+
+TEST(StrategyTest, SecondInitWithAnotherSignalFails) {
+  ASSERT_TRUE(Init());
+  auto again = Init({.signal = SIGUSR2});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(Init({.signal = WakeSignal()}));
+}
+
+// Each death test runs in a fresh process, so Init there is the first one.
+TEST(StrategyDeathTest, RefusesToStealAnInstalledHandler) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::signal(SIGRTMIN + 5, OtherHandler);
+        auto r = Init({.signal = SIGRTMIN + 5});
+        std::fprintf(stderr, "%s\n", r ? "installed" : r.error().ToString().c_str());
+        struct sigaction act {};
+        sigaction(SIGRTMIN + 5, nullptr, &act);
+        bool kept = act.sa_handler == OtherHandler;
+        std::exit(!r && r.error().code() == ErrorCode::kInUse && kept ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "SIGRTMIN\\+5 already has a handler");
+}
+
+TEST(StrategyDeathTest, RefusesAnIgnoredSignalAndUnusableSignals) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::signal(SIGUSR1, SIG_IGN);
+        auto ignored = Init({.signal = SIGUSR1});
+        auto segv = Init({.signal = SIGSEGV});
+        std::fprintf(stderr, "%s\n", segv ? "installed" : segv.error().ToString().c_str());
+        std::exit(!ignored && ignored.error().code() == ErrorCode::kInUse && !segv &&
+                          segv.error().code() == ErrorCode::kInvalidArgument
+                      ? 0
+                      : 1);
+      },
+      ::testing::ExitedWithCode(0), "not SIGUSR1, SIGUSR2 or a real-time signal");
+}
+
+TEST(StrategyDeathTest, ChosenSignalAndStrategyAreUsed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto r = Init({.signal = SIGUSR2, .strategy = Strategy::kSigmask});
+        std::exit(r && *r == Strategy::kSigmask && WakeSignal() == SIGUSR2 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// With GLIBC_TUNABLES=glibc.pthread.rseq=0 glibc registers nothing; the library
+// must register the thread's area itself. .ci/run runs this binary that way.
+TEST(StrategyTest, RseqWorksWhenGlibcDidNotRegister) {
+  if (__rseq_size > 0) GTEST_SKIP() << "glibc registered rseq; run with GLIBC_TUNABLES=glibc.pthread.rseq=0";
+#if defined(__x86_64__)
+  // Our own probe: can this kernel register an rseq area at all?
+  EXPECT_TRUE(Available(Strategy::kRseq)) << "rseq area could not be registered";
+  auto active = Init();
+  ASSERT_TRUE(active);
+  EXPECT_EQ(*active, Strategy::kRseq);
+#else
+  GTEST_SKIP() << "rseq strategy is x86-64 only";
+#endif
+}
+
+// One thread switches strategy between calls; each switch must leave the wake-up
+// signal's mask right for the next one (blocked for sigmask, unblocked otherwise).
+TEST(StrategyTest, OneThreadMayUseEveryStrategyInTurn) {
+  ASSERT_TRUE(Init());
+  for (Strategy s : {Strategy::kSigmask, Strategy::kRseq, Strategy::kSigmask, Strategy::kSignalPc}) {
+    if (!Available(s)) continue;
+    ASSERT_TRUE(SetStrategy(s));
+    auto outcome = testing::StopWhileBlocked(
+        [](std::stop_token t) { return SleepFor(t, 1h); }, {SYS_ppoll});
+    ASSERT_FALSE(outcome.status) << StrategyName(s);
+    EXPECT_EQ(outcome.status.error().code(), ErrorCode::kStopped) << StrategyName(s);
+  }
+}
+
+// Pause loops that take roughly `d` on this machine.
+std::uint32_t PauseLoopsFor(std::chrono::milliseconds d) {
+  constexpr std::uint32_t kProbe = 1'000'000;
+  auto t0 = std::chrono::steady_clock::now();
+  internal::RaceWindowSpin(kProbe);
+  auto per = (std::chrono::steady_clock::now() - t0) / double{kProbe};
+  return static_cast<std::uint32_t>(std::min<double>(4e9, d / per));
+}
+
+std::chrono::nanoseconds ThreadCpuTime(pthread_t thread) {
+  clockid_t clock;
+  SV_CHECK(pthread_getcpuclockid(thread, &clock) == 0);
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+class RaceWindowTest : public ::testing::TestWithParam<Strategy> {
+ protected:
+  void SetUp() override {
+    if (!Available(GetParam())) GTEST_SKIP() << StrategyName(GetParam()) << " not available";
+    ASSERT_TRUE(SetStrategy(GetParam()));
+  }
+};
+
+// The stop arrives while the thread spins between its stop check and the
+// blocking recv: exactly the window a naive "check, then call" loses. The recv
+// would block forever, so returning at all proves the window is closed.
+TEST_P(RaceWindowTest, StopInsideTheWindowIsNotMissed) {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::uint32_t window = PauseLoopsFor(1500ms);
+  std::atomic<bool> entering{false};
+  std::promise<std::pair<Status, ThreadStats>> result;
+  std::jthread thread([&](std::stop_token token) {
+    internal::SetRaceWindowForTesting(window);
+    std::byte buf[8];
+    entering.store(true);
+    Status s = testing::ToStatus(Recv(token, fd.get(), buf));
+    result.set_value({s, ThisThreadStats()});
+  });
+  auto deadline = Deadline::After(10s);
+  while (!entering.load() && !deadline.Expired()) std::this_thread::yield();
+  // 100 ms of CPU after "entering" can only be the window's busy-wait.
+  auto cpu0 = ThreadCpuTime(thread.native_handle());
+  while (ThreadCpuTime(thread.native_handle()) - cpu0 < 100ms && !deadline.Expired()) {
+    std::this_thread::yield();
+  }
+  thread.request_stop();
+  auto f = result.get_future();
+  if (f.wait_for(10s) != std::future_status::ready) {
+    std::fprintf(stderr, "FATAL: stop inside the race window was missed\n");
+    std::_Exit(1);
+  }
+  auto [status, stats] = f.get();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), ErrorCode::kStopped);
+  if (GetParam() == Strategy::kSignalPc) {
+    EXPECT_EQ(stats.pc_redirects, 1u);
+  }
+  if (GetParam() == Strategy::kRseq) {
+    EXPECT_EQ(stats.pc_redirects, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, RaceWindowTest,
+                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask),
+                         testing::StrategyParamName);
+
+}  // namespace
+}  // namespace sv::stop
