@@ -21,13 +21,21 @@ using namespace std::chrono_literals;
 
 void OtherHandler(int) {}
 
-TEST(StrategyTest, InitPicksTheBestAvailableStrategy) {
-  auto active = Init();
-  ASSERT_TRUE(active) << active.error().ToString();
-  if (Available(Strategy::kRseq)) EXPECT_EQ(*active, Strategy::kRseq);
-  else if (Available(Strategy::kSignalPc)) EXPECT_EQ(*active, Strategy::kSignalPc);
-  else EXPECT_EQ(*active, Strategy::kSigmask);
-  EXPECT_EQ(WakeSignal(), SIGRTMIN + 3);
+Strategy BestAvailable() {
+  if (Available(Strategy::kRseq)) return Strategy::kRseq;
+  if (Available(Strategy::kSignalPc)) return Strategy::kSignalPc;
+  return Strategy::kSigmask;
+}
+
+// In a fresh process, so that no earlier test has chosen a strategy.
+TEST(StrategyDeathTest, InitPicksTheBestAvailableStrategy) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto active = Init();
+        std::exit(active && *active == BestAvailable() && WakeSignal() == SIGRTMIN + 3 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(StrategyTest, HandlerIsInstalledWithoutSaRestart) {
