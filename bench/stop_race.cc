@@ -1,34 +1,34 @@
 // stop_race: randomized trials that stop a thread looping on a blocking recv, to
 // count missed stops and measure stop latency for a racy baseline, each stop/
 // strategy and StopEventFd, against a raw eventfd wake-up floor. Benchmark process.
-
 #include <linux/futex.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cinttypes>
 #include <cmath>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
-#include <optional>
 #include <random>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -44,58 +44,43 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr auto kMissAfter = 50ms;       // still blocked this long after the request: missed
-constexpr auto kUnblockBound = 2s;      // a missed thread must exit this soon after unblocking
+constexpr auto kMissAfter = 50ms;         // still blocked this long after the request: missed
+constexpr auto kUnblockBound = 2s;        // a missed thread must exit this soon once unblocked
 constexpr auto kSpinBeforeSleep = 200us;  // trials are microseconds apart: spin, then futex
 constexpr int kExitMissed = 1, kExitUsage = 100, kExitBug = 101, kExitSetup = 111;
 
 constexpr std::string_view kHelp = R"(usage: stop_race [flags]
-Stops a thread looping on a blocking recv() (UDP, 127.0.0.1, nothing arrives) at
-a random moment, N times per variant: naive (check, then plain recv, woken by a
-signal), rseq, signal-pc, sigmask (stop::Recv) and eventfd (StopEventFd + poll),
-each without and with a widened check-to-syscall window ("+window"). A thread
-still blocked 50 ms after the request is a missed stop. Also measures a raw
-eventfd wake-up floor. Prints trials, missed, aborts, stop latency p50/p99/max.
-  --trials N         trials per variant (default 1000000)
-  --window N         pause loops between check and syscall in "+window" rows
-                     (default 1000, about 5 us on the machine it was tuned on;
-                     the run prints what it measures)
-  --max-misses M     stop a variant early after M misses (default 100); each
-                     miss costs 50 ms, so this bounds the naive baseline's run
-                     time; the row shows the trials actually run
-  --floor-samples N  eventfd wake-up floor samples (default 100000)
-  --max-delay-us N   random delay before each stop, uniform in [0, N] (default 20)
-  --seed N           seed of the delay generator (default 1)
-  --json             one JSON object per line: {"name":..,"value":..,"unit":..}
-Exit: 0 ok; 1 a non-naive variant missed a stop (a bug); 100 bad flags;
-101 internal error; 111 set-up failure. Naive misses are expected, never a failure.
+Stops a thread blocked in recv() on a quiet 127.0.0.1 UDP socket at random moments
+and counts missed stops (still blocked 50 ms after the request) and stop latency:
+naive (check, then recv; woken by a signal), rseq, signal-pc, sigmask (stop::Recv),
+eventfd (StopEventFd + poll), each also with a widened check-to-syscall window
+("+window"); and a raw eventfd wake-up floor. Main and looping threads are pinned
+to two CPUs (else the scheduler often stacks them on one).
+  --trials N  (1000000)   --floor-samples N (100000)   --seed N (1)
+  --window N  pause loops in "+window" rows (1000, ~5 us; the run prints it)
+  --max-misses M  (100)   a variant stops after M misses: each costs 50 ms, so this
+              bounds the naive baseline's run time; "trials" shows those run
+  --max-delay-us N  (20)  random delay before each stop, uniform in [0, N]
+  --no-pin    leave thread placement to the scheduler
+  --json      one {"name":..,"value":..,"unit":..} object per line
+Exit: 0 ok; 1 a non-naive variant missed a stop (a bug; naive misses never fail
+the run); 100 bad flags; 101 internal error; 111 set-up failure.
 )";
 
 struct Flags {
-  std::uint64_t trials = 1'000'000;
-  std::uint32_t window = 1000;
-  std::uint64_t max_misses = 100;
-  std::uint64_t floor_samples = 100'000;
-  std::uint64_t max_delay_us = 20;
-  std::uint64_t seed = 1;
-  bool json = false;
+  std::uint64_t trials = 1'000'000, window = 1000, max_misses = 100;
+  std::uint64_t floor_samples = 100'000, max_delay_us = 20, seed = 1;
+  bool no_pin = false, json = false;
+  int loop_cpu = -1;  // not a flag: the looping threads' CPU when pinned
 };
 
-[[noreturn]] void Die(int code, std::string_view what, const std::optional<Error>& error = {}) {
-  std::fprintf(stderr, "stop_race: %.*s%s%s\n", static_cast<int>(what.size()), what.data(),
-               error ? ": " : "", error ? error->ToString().c_str() : "");
+[[noreturn]] void Die(int code, const std::string& what) {
+  std::fprintf(stderr, "stop_race: %s\n", what.c_str());
   std::exit(code);
 }
 
-void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-void SpinFor(Clock::duration d) {
-  for (const auto until = Clock::now() + d; Clock::now() < until;) CpuRelax();
-}
+// One pause: the library's busy-wait is also the right way to spin here.
+void CpuRelax() { stop::internal::RaceWindowSpin(1); }
 
 void FutexWake(std::atomic<std::uint32_t>& word) {
   syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
@@ -113,165 +98,74 @@ bool WaitChange(const std::atomic<std::uint32_t>& word, std::uint32_t old,
       CpuRelax();
       continue;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now).count();
+    const std::int64_t left = std::chrono::nanoseconds(until - now).count();
     const timespec rel{.tv_sec = left / 1'000'000'000, .tv_nsec = left % 1'000'000'000};
     syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, old, &rel, nullptr, 0);
   }
   return true;
 }
 
-// Shared by the main thread and one looping thread. `go` and `done` count
-// trials: main publishes `token`, then bumps `go`; the thread writes `t1` and
-// `early`, then bumps `done`. Each side touches the plain fields only in its turn.
-struct Handshake {
-  std::atomic<std::uint32_t> go{0};
-  std::atomic<std::uint32_t> done{0};
-  std::atomic<bool> quit{false};
-  std::stop_token token;
-  Clock::time_point t1;
-  bool early = false;  // the stop was already requested when the thread picked the trial up
-};
+// Left to the scheduler, the looping thread was often woken onto the CPU where
+// the main thread spins (75-90% of naive+window trials in three runs): it could not
+// run until main gave up spinning, so stops never landed inside the window and
+// latency measured main's spin. Pinning the two to two CPUs keeps them parallel.
+bool PinTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
 
-// Held around a trial's loop: its destructor runs once the loop has exited and
-// every destructor inside it has run, which is when a stopped thread is free.
-class DoneReporter {
- public:
-  explicit DoneReporter(Handshake& hs) : hs_(hs) {}
-  DoneReporter(const DoneReporter&) = delete;
-  DoneReporter& operator=(const DoneReporter&) = delete;
-  ~DoneReporter() {
-    hs_.t1 = Clock::now();
-    hs_.done.fetch_add(1, std::memory_order_release);
-    FutexWake(hs_.done);
+// Pins the calling (main) thread to its first allowed CPU; returns the second,
+// for the looping threads, or -1 (nothing pinned) when only one is allowed.
+int PinMainThread() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) return -1;
+  std::array<int, 2> cpus{};
+  for (int cpu = 0, n = 0; n < 2; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus[n++] = cpu;
   }
+  return PinTo(cpus[0]) ? cpus[1] : -1;
+}
 
- private:
-  Handshake& hs_;
-};
+enum class Kind { kFloor, kNaive, kLibrary, kEventFd };
 
 struct Variant {
   std::string name;
-  std::uint64_t trials = 0;
-  bool may_miss = false;                               // the naive baseline
-  std::function<void()> setup;                         // first thing in the looping thread
-  std::function<void(std::stop_token)> body;           // one trial's loop; returns once stopped
-  std::function<void(std::stop_source&)> fire;         // request_stop(), or the floor's write
-  std::function<void()> unblock;                       // makes a missed thread's call return
+  Kind kind;
+  std::uint64_t trials;
+  std::uint32_t window;  // pause loops between the stop check and the blocking call
 };
 
 struct Result {
   std::string name;
-  bool skipped = false;
-  bool may_miss = false;
+  bool skipped = false, may_miss = false;
   std::uint64_t trials = 0, missed = 0, aborts = 0, early = 0;
-  std::vector<std::int64_t> latency_ns;  // of trials not missed
+  std::vector<std::int64_t> latency_ns{};  // of the trials not missed
   double p50 = NAN, p99 = NAN, max = NAN;  // microseconds
 };
 
-std::uint64_t AbortCount() {
-  const stop::ThreadStats stats = stop::ThisThreadStats();
-  return stats.rseq_aborts + stats.pc_redirects;
-}
-
-// The looping thread: one body run per trial until told to quit. Returns the
-// aborts taken (stop/ counters of this thread).
-std::uint64_t LoopThread(Handshake& hs, const Variant& v) {
-  if (v.setup) v.setup();
-  const std::uint64_t aborts_before = AbortCount();
-  for (std::uint32_t seen = 0;; ++seen) {
-    while (!WaitChange(hs.go, seen, Clock::now() + 1s)) {
-    }
-    if (hs.quit.load(std::memory_order_acquire)) break;
-    const std::stop_token token = hs.token;
-    hs.early = token.stop_requested();
-    DoneReporter reporter(hs);
-    v.body(token);
-  }
-  return AbortCount() - aborts_before;
-}
-
-void RunTrial(Handshake& hs, const Variant& v, Clock::duration delay, Result& r) {
-  std::stop_source source;
-  hs.token = source.get_token();
-  const std::uint32_t before = hs.done.load(std::memory_order_relaxed);
-  hs.go.fetch_add(1, std::memory_order_release);
-  FutexWake(hs.go);
-  SpinFor(delay);
-  const Clock::time_point t0 = Clock::now();
-  v.fire(source);
-  ++r.trials;
-  if (WaitChange(hs.done, before, t0 + kMissAfter)) {
-    r.latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(hs.t1 - t0).count());
-    r.early += hs.early ? 1 : 0;
-    return;
-  }
-  ++r.missed;
-  v.unblock();
-  if (!WaitChange(hs.done, before, Clock::now() + kUnblockBound)) {
-    Die(kExitBug, r.name + ": thread still blocked after unblocking a missed stop");
-  }
-}
-
-void Summarize(Result& r) {
-  auto& ns = r.latency_ns;
-  if (ns.empty()) return;
-  std::sort(ns.begin(), ns.end());
-  const auto at = [&](double q) { return ns[std::min(ns.size() - 1, static_cast<std::size_t>(q * ns.size()))] / 1e3; };
-  r.p50 = at(0.5);
-  r.p99 = at(0.99);
-  r.max = ns.back() / 1e3;
-}
-
-Result RunVariant(const Variant& v, const Flags& flags, std::mt19937_64& rng) {
-  Result r{.name = v.name, .may_miss = v.may_miss};
-  r.latency_ns.reserve(v.trials);
-  Handshake hs;
-  std::thread thread([&] { r.aborts = LoopThread(hs, v); });
-  std::uniform_int_distribution<std::int64_t> delay_ns(0, flags.max_delay_us * 1000);
-  const auto start = Clock::now();
-  while (r.trials < v.trials && r.missed < flags.max_misses) {
-    RunTrial(hs, v, std::chrono::nanoseconds(delay_ns(rng)), r);
-  }
-  hs.quit.store(true, std::memory_order_relaxed);
-  hs.go.fetch_add(1, std::memory_order_release);
-  FutexWake(hs.go);
-  thread.join();
-  Summarize(r);
-  std::fprintf(stderr, "stop_race: %s: %lu trials, %lu missed, %.1f s\n", r.name.c_str(),
-               r.trials, r.missed, std::chrono::duration<double>(Clock::now() - start).count());
-  return r;
-}
-
-// The socket every recv variant blocks on: bound to 127.0.0.1, nothing is sent
-// to it except the datagram that unblocks a missed trial.
-class QuietSocket {
- public:
-  QuietSocket() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in addr{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}, .sin_zero = {}};
-    if (!fd_ || ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      Die(kExitSetup, "udp socket", Error::FromErrno("socket/bind 127.0.0.1", errno));
-    }
-  }
-  int fd() const { return fd_.get(); }
-  // Sends one datagram to itself so that a blocked recv returns.
-  void Unblock() const {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    auto* sa = reinterpret_cast<sockaddr*>(&addr);
-    if (::getsockname(fd(), sa, &len) != 0 || ::sendto(fd(), "x", 1, 0, sa, len) != 1) {
-      Die(kExitBug, "unblock", Error::FromErrno("sendto self", errno));
-    }
-  }
-
- private:
-  UniqueFd fd_;
+// Shared by the main thread and one looping thread. `go` and `done` count
+// trials: main publishes `token`, then bumps `go`; the thread writes `t1` and
+// `early`, then bumps `done`. Each side touches the plain fields only in its turn.
+struct Handshake {
+  std::atomic<std::uint32_t> go{0}, done{0};
+  std::atomic<bool> quit{false};
+  std::stop_token token;
+  Clock::time_point t1;
+  bool early = false;  // the stop came before the thread picked the trial up
 };
 
-void DrainSocket(int fd) {
-  std::array<std::byte, 64> buf;
-  while (::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT) > 0) {
+// Held around a trial's loop: its destructor runs once the loop has exited and
+// every destructor inside it has run, which is when a stopped thread is free.
+struct DoneReporter {
+  Handshake& hs;
+  ~DoneReporter() {
+    hs.t1 = Clock::now();
+    hs.done.fetch_add(1, std::memory_order_release);
+    FutexWake(hs.done);
   }
-}
+};
 
 // The racy baseline: a stop that lands between the check and recv() sends its
 // signal before the thread blocks, so recv() sleeps through it.
@@ -290,83 +184,173 @@ void LibraryLoop(const std::stop_token& token, int fd) {
   for (;;) {
     auto got = stop::Recv(token, fd, buf);
     if (!got && got.error().stopped()) return;
-    if (!got) Die(kExitBug, "stop::Recv", got.error());
+    if (!got) Die(kExitBug, "stop::Recv: " + got.error().ToString());
   }
 }
 
 void EventFdLoop(const std::stop_token& token, int fd, std::uint32_t window) {
   auto stop_fd = stop::StopEventFd::Create(token);
-  if (!stop_fd) Die(kExitSetup, "StopEventFd::Create", stop_fd.error());
+  if (!stop_fd) Die(kExitSetup, "StopEventFd: " + stop_fd.error().ToString());
   std::array<pollfd, 2> fds{{{fd, POLLIN, 0}, {(*stop_fd)->fd(), POLLIN, 0}}};
+  std::array<std::byte, 64> buf;
   while (!token.stop_requested()) {
     stop::internal::RaceWindowSpin(window);
-    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
-      Die(kExitBug, "poll", Error::FromErrno("poll", errno));
-    }
+    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) Die(kExitBug, "poll");
     if (fds[1].revents & POLLIN) return;
-    if (fds[0].revents & POLLIN) DrainSocket(fd);
+    if (fds[0].revents & POLLIN) (void)::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
   }
 }
 
-void RequestStop(std::stop_source& source) { source.request_stop(); }
-
-Variant SocketVariant(std::string name, const Flags& flags, const QuietSocket& socket) {
-  return Variant{.name = std::move(name), .trials = flags.trials, .fire = RequestStop,
-                 .unblock = [&socket] { socket.Unblock(); }};
+// The floor's "loop": one read of an eventfd; no stop_token, signal or poll.
+void FloorRead(int fd) {
+  std::uint64_t count = 0;
+  while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {
+  }
 }
 
-void RunStrategy(stop::Strategy s, std::uint32_t window, const Flags& flags,
-                 std::mt19937_64& rng, std::vector<Result>& out) {
-  const std::string name(stop::StrategyName(s));
-  const std::string row = window ? name + "+window" : name;
-  if (!stop::Available(s)) {
-    out.push_back(Result{.name = row, .skipped = true});
+void RunBody(const Variant& v, const std::stop_token& token, int fd) {
+  switch (v.kind) {
+    case Kind::kFloor: return FloorRead(fd);
+    case Kind::kNaive: return NaiveLoop(token, fd, v.window);
+    case Kind::kLibrary: return LibraryLoop(token, fd);
+    case Kind::kEventFd: return EventFdLoop(token, fd, v.window);
+  }
+}
+
+// Per-thread set-up. The naive thread unblocks the wake-up signal itself: stop/
+// manages the mask only in threads that make its calls.
+void SetUpThread(const Variant& v) {
+  if (v.kind == Kind::kLibrary) stop::internal::SetRaceWindowForTesting(v.window);
+  if (v.kind != Kind::kNaive) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, stop::WakeSignal());
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+std::uint64_t AbortCount() {
+  const stop::ThreadStats stats = stop::ThisThreadStats();
+  return stats.rseq_restarts + stats.rseq_stops + stats.pc_redirects;
+}
+
+// The looping thread: one body run per trial until told to quit. Returns the
+// aborts it took (stop/ counters of this thread).
+std::uint64_t LoopThread(Handshake& hs, const Variant& v, int fd, int cpu) {
+  if (cpu >= 0 && !PinTo(cpu)) Die(kExitSetup, "cannot pin the looping thread; try --no-pin");
+  SetUpThread(v);
+  const std::uint64_t aborts_before = AbortCount();
+  for (std::uint32_t seen = 0;; ++seen) {
+    while (!WaitChange(hs.go, seen, Clock::now() + 1s)) {
+    }
+    if (hs.quit.load(std::memory_order_acquire)) break;
+    const std::stop_token token = hs.token;
+    hs.early = token.stop_requested();
+    DoneReporter reporter{hs};
+    RunBody(v, token, fd);
+  }
+  return AbortCount() - aborts_before;
+}
+
+// The descriptor the thread blocks on: an eventfd for the floor, else a UDP
+// socket bound to 127.0.0.1 to which nothing is sent but unblocking datagrams.
+UniqueFd OpenFd(Kind kind) {
+  if (kind == Kind::kFloor) return UniqueFd(::eventfd(0, EFD_CLOEXEC));
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd && ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) fd.Reset();
+  return fd;
+}
+
+// Makes the thread's blocking call return: the floor's wake-up, or one
+// datagram to the socket for a missed stop.
+void Poke(Kind kind, int fd) {
+  if (kind == Kind::kFloor) {
+    const std::uint64_t one = 1;
+    if (::write(fd, &one, sizeof one) == sizeof one) return;
+  } else {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    if (::getsockname(fd, sa, &len) == 0 && ::sendto(fd, "x", 1, 0, sa, len) == 1) return;
+  }
+  Die(kExitBug, "poke: " + Error::FromErrno("write/sendto", errno).ToString());
+}
+
+void RunTrial(Handshake& hs, const Variant& v, int fd, Clock::duration delay, Result& r) {
+  std::stop_source source;
+  hs.token = source.get_token();
+  const std::uint32_t before = hs.done.load(std::memory_order_relaxed);
+  hs.go.fetch_add(1, std::memory_order_release);
+  FutexWake(hs.go);
+  for (const auto until = Clock::now() + delay; Clock::now() < until;) CpuRelax();
+  const Clock::time_point t0 = Clock::now();
+  if (v.kind == Kind::kFloor) {
+    Poke(v.kind, fd);
+  } else {
+    source.request_stop();
+  }
+  ++r.trials;
+  if (WaitChange(hs.done, before, t0 + kMissAfter)) {
+    r.latency_ns.push_back(std::chrono::nanoseconds(hs.t1 - t0).count());
+    r.early += hs.early ? 1 : 0;
     return;
   }
-  if (auto set = stop::SetStrategy(s); !set) Die(kExitSetup, "SetStrategy " + name, set.error());
-  QuietSocket socket;
-  Variant v = SocketVariant(row, flags, socket);
-  v.setup = [window] { stop::internal::SetRaceWindowForTesting(window); };
-  v.body = [fd = socket.fd()](std::stop_token t) { LibraryLoop(t, fd); };
-  out.push_back(RunVariant(v, flags, rng));
-  DrainSocket(socket.fd());
-}
-
-void RunWithWindow(std::uint32_t window, const Flags& flags, std::mt19937_64& rng,
-                   std::vector<Result>& out) {
-  const std::string suffix = window ? "+window" : "";
-  QuietSocket socket;
-  Variant naive = SocketVariant("naive" + suffix, flags, socket);
-  naive.may_miss = true;
-  naive.body = [fd = socket.fd(), window](std::stop_token t) { NaiveLoop(t, fd, window); };
-  out.push_back(RunVariant(naive, flags, rng));
-  DrainSocket(socket.fd());
-  for (auto s : {stop::Strategy::kRseq, stop::Strategy::kSignalPc, stop::Strategy::kSigmask}) {
-    RunStrategy(s, window, flags, rng, out);
+  ++r.missed;
+  Poke(v.kind, fd);
+  if (!WaitChange(hs.done, before, Clock::now() + kUnblockBound)) {
+    Die(kExitBug, r.name + ": thread still blocked after unblocking a missed stop");
   }
-  Variant eventfd = SocketVariant("eventfd" + suffix, flags, socket);
-  eventfd.body = [fd = socket.fd(), window](std::stop_token t) { EventFdLoop(t, fd, window); };
-  out.push_back(RunVariant(eventfd, flags, rng));
 }
 
-// The floor: the same trial, but the "stop" is one eventfd write to a thread
-// blocked in read(); no stop_token, signal or poll involved.
-Result RunFloor(const Flags& flags, std::mt19937_64& rng) {
-  UniqueFd efd(::eventfd(0, EFD_CLOEXEC));
-  if (!efd) Die(kExitSetup, "floor", Error::FromErrno("eventfd", errno));
-  const auto post = [fd = efd.get()] {
-    const std::uint64_t one = 1;
-    if (::write(fd, &one, sizeof one) != sizeof one) Die(kExitBug, "floor eventfd write");
-  };
-  Variant v{.name = "floor", .trials = flags.floor_samples};
-  v.body = [fd = efd.get()](std::stop_token) {
-    std::uint64_t count = 0;
-    while (::read(fd, &count, sizeof count) < 0 && errno == EINTR) {
-    }
-  };
-  v.fire = [post](std::stop_source&) { post(); };
-  v.unblock = post;
-  return RunVariant(v, flags, rng);
+void Summarize(Result& r) {
+  auto& ns = r.latency_ns;
+  if (ns.empty()) return;
+  std::sort(ns.begin(), ns.end());
+  const auto at = [&ns](double q) { return ns[static_cast<std::size_t>(q * (ns.size() - 1))]; };
+  std::tie(r.p50, r.p99, r.max) = std::tuple(at(0.5) / 1e3, at(0.99) / 1e3, at(1.0) / 1e3);
+}
+
+Result RunVariant(const Variant& v, const Flags& flags, std::mt19937_64& rng) {
+  const UniqueFd fd = OpenFd(v.kind);
+  if (!fd) Die(kExitSetup, v.name + ": " + Error::FromErrno("eventfd/socket", errno).ToString());
+  Result r{.name = v.name, .may_miss = v.kind == Kind::kNaive};
+  r.latency_ns.reserve(v.trials);
+  Handshake hs;
+  std::thread thread([&] { r.aborts = LoopThread(hs, v, fd.get(), flags.loop_cpu); });
+  std::uniform_int_distribution<std::int64_t> delay_ns(0, flags.max_delay_us * 1000);
+  const auto start = Clock::now();
+  while (r.trials < v.trials && r.missed < flags.max_misses) {
+    RunTrial(hs, v, fd.get(), std::chrono::nanoseconds(delay_ns(rng)), r);
+  }
+  hs.quit.store(true, std::memory_order_relaxed);
+  hs.go.fetch_add(1, std::memory_order_release);  // publishes quit
+  FutexWake(hs.go);
+  thread.join();
+  Summarize(r);
+  std::fprintf(stderr, "stop_race: %s: %" PRIu64 " trials, %" PRIu64 " missed, %.1f s\n",
+               r.name.c_str(), r.trials, r.missed,
+               std::chrono::duration<double>(Clock::now() - start).count());
+  return r;
+}
+
+Result RunStrategy(stop::Strategy s, std::uint32_t window, const Flags& flags,
+                   std::mt19937_64& rng) {
+  const std::string name = std::string(stop::StrategyName(s)) + (window ? "+window" : "");
+  if (!stop::Available(s)) return Result{.name = name, .skipped = true};
+  if (auto set = stop::SetStrategy(s); !set) Die(kExitSetup, set.error().ToString());
+  return RunVariant({name, Kind::kLibrary, flags.trials, window}, flags, rng);
+}
+
+void RunAll(std::uint32_t window, const Flags& flags, std::mt19937_64& rng,
+            std::vector<Result>& out) {
+  const std::string suffix = window ? "+window" : "";
+  out.push_back(RunVariant({"naive" + suffix, Kind::kNaive, flags.trials, window}, flags, rng));
+  for (auto s : {stop::Strategy::kRseq, stop::Strategy::kSignalPc, stop::Strategy::kSigmask}) {
+    out.push_back(RunStrategy(s, window, flags, rng));
+  }
+  out.push_back(RunVariant({"eventfd" + suffix, Kind::kEventFd, flags.trials, window}, flags, rng));
 }
 
 double MeasureWindowUs(std::uint32_t window) {
@@ -376,10 +360,10 @@ double MeasureWindowUs(std::uint32_t window) {
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / kRuns;
 }
 
-void PrintJsonLine(const std::string& name, double value, std::string_view unit) {
+void PrintJsonLine(const std::string& name, double value, const char* unit) {
   if (std::isnan(value)) return;  // no latency sample: leave the metric out
-  std::printf("{\"name\":\"stop_race.%s\",\"value\":%.6g,\"unit\":\"%.*s\"}\n", name.c_str(),
-              value, static_cast<int>(unit.size()), unit.data());
+  std::printf("{\"name\":\"stop_race.%s\",\"value\":%.6g,\"unit\":\"%s\"}\n", name.c_str(), value,
+              unit);
 }
 
 void PrintJson(const Result& r, double floor_p50) {
@@ -390,75 +374,80 @@ void PrintJson(const Result& r, double floor_p50) {
     PrintJsonLine(n + ".missed", r.missed, "count");
     PrintJsonLine(n + ".aborts", r.aborts, "count");
     PrintJsonLine(n + ".early", r.early, "count");
+    PrintJsonLine(n + ".p50_over_floor", r.p50 / floor_p50, "ratio");
   }
   PrintJsonLine(n + ".p50", r.p50, "us");
   PrintJsonLine(n + ".p99", r.p99, "us");
   PrintJsonLine(n + ".max", r.max, "us");
-  if (n != "floor") PrintJsonLine(n + ".p50_over_floor", r.p50 / floor_p50, "ratio");
-}
-
-void PrintRow(const Result& r, double floor_p50) {
-  if (r.skipped) return (void)std::printf("%-16s  skipped: strategy not available here\n", r.name.c_str());
-  std::printf("%-16s %9lu %7lu %7lu %9.2f %9.2f %10.2f %9.2f %9lu\n", r.name.c_str(), r.trials,
-              r.missed, r.aborts, r.p50, r.p99, r.max, r.p50 / floor_p50, r.early);
 }
 
 void PrintTable(const std::vector<Result>& results, double floor_p50) {
-  std::printf("%-16s %9s %7s %7s %9s %9s %10s %9s %9s\n", "variant", "trials", "missed", "aborts",
+  std::printf("%-16s %9s %7s %7s %9s %9s %10s %9s %7s\n", "variant", "trials", "missed", "aborts",
               "p50 us", "p99 us", "max us", "p50/floor", "early");
-  for (const Result& r : results) PrintRow(r, floor_p50);
-  std::printf("early = stop already requested when the thread picked the trial up\n");
+  for (const Result& r : results) {
+    if (r.skipped) {
+      std::printf("%-16s skipped: strategy not available here\n", r.name.c_str());
+      continue;
+    }
+    std::printf("%-16s %9" PRIu64 " %7" PRIu64 " %7" PRIu64 " %9.2f %9.2f %10.2f %9.2f %7" PRIu64
+                "\n", r.name.c_str(), r.trials, r.missed, r.aborts, r.p50, r.p99, r.max,
+                r.p50 / floor_p50, r.early);
+  }
+  std::printf("early: the stop came before the thread picked the trial up\n");
 }
 
-std::optional<std::uint64_t> ParseNumber(std::string_view text) {
-  std::uint64_t value = 0;
+bool ParseNumber(std::string_view text, std::uint64_t& value) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
+  return ec == std::errc() && end == text.data() + text.size();
 }
 
 Flags ParseFlags(int argc, char** argv) {
-  Flags flags;
-  const std::array<std::pair<std::string_view, std::uint64_t*>, 5> numeric{{
-      {"--trials", &flags.trials}, {"--max-misses", &flags.max_misses},
-      {"--floor-samples", &flags.floor_samples}, {"--max-delay-us", &flags.max_delay_us},
-      {"--seed", &flags.seed}}};
-  std::uint64_t window = flags.window;
+  Flags f;
+  const std::pair<std::string_view, std::uint64_t*> numbers[] = {
+      {"--trials", &f.trials}, {"--window", &f.window}, {"--max-misses", &f.max_misses},
+      {"--floor-samples", &f.floor_samples}, {"--max-delay-us", &f.max_delay_us},
+      {"--seed", &f.seed}};
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--help") std::fputs(kHelp.data(), stdout), std::exit(0);
-    if (arg == "--json") { flags.json = true; continue; }
-    std::uint64_t* target = arg == "--window" ? &window : nullptr;
-    for (const auto& [flag, field] : numeric) target = arg == flag ? field : target;
-    const auto value = (target && i + 1 < argc) ? ParseNumber(argv[++i]) : std::nullopt;
-    if (!value) Die(kExitUsage, "bad flag or value: " + std::string(arg) + " (see --help)");
-    *target = *value;
+    if (arg == "--help") {
+      std::fputs(kHelp.data(), stdout);
+      std::exit(0);
+    }
+    if (arg == "--json" || arg == "--no-pin") {
+      (arg == "--json" ? f.json : f.no_pin) = true;
+      continue;
+    }
+    auto number = std::ranges::find(numbers, arg, [](const auto& entry) { return entry.first; });
+    if (number == std::end(numbers) || ++i == argc || !ParseNumber(argv[i], *number->second)) {
+      Die(kExitUsage, "bad flag or value: " + std::string(arg) + " (see --help)");
+    }
   }
-  if (window > UINT32_MAX || flags.trials == 0) Die(kExitUsage, "--window or --trials out of range");
-  flags.window = static_cast<std::uint32_t>(window);
-  return flags;
+  if (f.window > UINT32_MAX || f.trials == 0) Die(kExitUsage, "bad --window or --trials");
+  return f;
 }
 
 int Main(int argc, char** argv) {
-  const Flags flags = ParseFlags(argc, argv);
-  if (auto init = stop::Init(); !init) Die(kExitSetup, "stop::Init", init.error());
-  const double window_us = MeasureWindowUs(flags.window);
-  std::fprintf(stderr, "stop_race: window %u pause loops = %.2f us; wake signal %d\n",
-               flags.window, window_us, stop::WakeSignal());
+  Flags flags = ParseFlags(argc, argv);
+  if (auto init = stop::Init(); !init) Die(kExitSetup, "stop::Init: " + init.error().ToString());
+  if (!flags.no_pin) flags.loop_cpu = PinMainThread();
+  const auto window = static_cast<std::uint32_t>(flags.window);
+  const double window_us = MeasureWindowUs(window);
+  std::fprintf(stderr, "stop_race: window %u pause loops = %.2f us; %s\n", window, window_us,
+               flags.loop_cpu >= 0 ? "main and looping threads pinned to two CPUs" : "unpinned");
   std::mt19937_64 rng(flags.seed);
-  std::vector<Result> results{RunFloor(flags, rng)};
-  for (std::uint32_t window : {0u, flags.window}) RunWithWindow(window, flags, rng, results);
+  std::vector<Result> results{
+      RunVariant({"floor", Kind::kFloor, flags.floor_samples, 0}, flags, rng)};
+  for (std::uint32_t w : {0u, window}) RunAll(w, flags, rng, results);
   const double floor_p50 = results.front().p50;
   if (flags.json) {
-    PrintJsonLine("window_pause_loops", flags.window, "count");
+    PrintJsonLine("window_pause_loops", window, "count");
     PrintJsonLine("window_us", window_us, "us");
     for (const Result& r : results) PrintJson(r, floor_p50);
   } else {
     PrintTable(results, floor_p50);
   }
-  const bool bug = std::any_of(results.begin(), results.end(),
-                               [](const Result& r) { return !r.may_miss && r.missed > 0; });
-  return bug ? kExitMissed : 0;
+  const auto bug = [](const Result& r) { return !r.may_miss && r.missed > 0; };
+  return std::ranges::any_of(results, bug) ? kExitMissed : 0;
 }
 
 }  // namespace

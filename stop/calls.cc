@@ -31,8 +31,10 @@ std::string Context(const char* call, int fd) {
   return fd < 0 ? std::string(call) : std::string(call) + " fd=" + std::to_string(fd);
 }
 
-std::unexpected<Error> Stopped(const char* call, int fd) {
-  return Fail(ErrorCode::kStopped, Context(call, fd) + ": stop requested");
+// Stopping is the normal way out of a loop, not a failure to report, so the
+// message stays within std::string's inline buffer: no allocation on this path.
+std::unexpected<Error> Stopped(const char* call, int) {
+  return Fail(ErrorCode::kStopped, std::string(call) + ": stopped");
 }
 
 std::unexpected<Error> TimedOut(const char* call, int fd) {

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -30,6 +31,7 @@ struct Config {
   std::atomic<bool> initialized{false};
   std::atomic<int> signal{0};
   std::atomic<Strategy> strategy{Strategy::kSigmask};
+  std::atomic<pid_t> pid{0};
 };
 
 Config& config() {
@@ -117,7 +119,11 @@ std::expected<Strategy, Error> InitLocked(Config& c, const Options& options) {
     return std::unexpected(ok.error());
   }
   c.strategy.store(strategy);
-  pthread_atfork(nullptr, nullptr, internal::ResetThreadAfterFork);
+  c.pid.store(getpid());
+  pthread_atfork(nullptr, nullptr, [] {
+    config().pid.store(getpid());
+    internal::ResetThreadAfterFork();
+  });
   c.initialized.store(true, std::memory_order_release);
   return strategy;
 }
@@ -175,7 +181,8 @@ int WakeSignal() { return config().signal.load(); }
 
 ThreadStats ThisThreadStats() {
   internal::ThreadState& thread = CurrentThread();
-  return {thread.rseq_aborts, thread.pc_redirects.load(std::memory_order_relaxed)};
+  return {thread.rseq_aborts[0], thread.rseq_aborts[1],
+          thread.pc_redirects.load(std::memory_order_relaxed)};
 }
 
 namespace internal {
@@ -183,6 +190,7 @@ namespace internal {
 Strategy CurrentStrategy() { return config().strategy.load(std::memory_order_relaxed); }
 bool Initialized() { return config().initialized.load(std::memory_order_acquire); }
 int Signal() { return config().signal.load(std::memory_order_relaxed); }
+pid_t ProcessId() { return config().pid.load(std::memory_order_relaxed); }
 
 void SetRaceWindowForTesting(std::uint32_t pause_loops) {
   CurrentThread().window_spins = pause_loops;

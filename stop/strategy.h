@@ -67,8 +67,9 @@ int WakeSignal();
 
 // Counters of the calling thread, for benchmarks and diagnostics.
 struct ThreadStats {
-  std::uint64_t rseq_aborts = 0;   // critical sections restarted after preemption or migration
-  std::uint64_t pc_redirects = 0;  // signal-pc handler moved the thread to the stopped exit
+  std::uint64_t rseq_restarts = 0;  // rseq sections aborted by preemption or migration, then retried
+  std::uint64_t rseq_stops = 0;     // rseq sections aborted by the wake-up: a stop inside the window
+  std::uint64_t pc_redirects = 0;   // signal-pc handler moved the thread to the stopped exit
 };
 ThreadStats ThisThreadStats();
 

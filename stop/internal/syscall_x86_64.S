@@ -61,10 +61,13 @@ sv_stop_rseq_syscall:
         // word means "stopped"; anything else restarts the section.
         movq    (%rbx), %r11
         cmpl    $0, (%r11)
-        jne     .Lrseq_stopped
+        jne     .Lrseq_abort_stopped
         movq    16(%rbx), %r11
-        incq    (%r11)
+        incq    (%r11)                  // aborts[0]: restarts
         jmp     .Lrseq_enter
+.Lrseq_abort_stopped:
+        movq    16(%rbx), %r11
+        incq    8(%r11)                 // aborts[1]: stops caught inside the section
 .Lrseq_stopped:
         movq    $EINTR_NEG, %rax
         movl    $1, %edx

@@ -63,7 +63,7 @@ void CallScope::Waker::operator()() const noexcept {
   if (mode & kWakeFutex) {
     syscall(SYS_futex, &thread->stop_word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
   }
-  if (mode & kWakeSignal) syscall(SYS_tgkill, pid, thread->tid, Signal());
+  if (mode & kWakeSignal) syscall(SYS_tgkill, ProcessId(), thread->tid, Signal());
   errno = saved_errno;
 }
 
@@ -75,7 +75,7 @@ const std::stop_token& CallScope::ResetFirst(const std::stop_token& token, Threa
 // The callback is registered after the reset (ResetFirst runs first), so a stop
 // of this token always leaves stop_word == 1.
 CallScope::CallScope(const std::stop_token& token, ThreadState& thread, std::uint8_t wake_mode)
-    : callback_(ResetFirst(token, thread), Waker{&thread, getpid(), wake_mode}) {}
+    : callback_(ResetFirst(token, thread), Waker{&thread, wake_mode}) {}
 
 void EnsureMask(ThreadState& thread, MaskState wanted) {
   if (thread.mask == wanted) return;
@@ -108,7 +108,7 @@ bool HaveStubs() {
 
 RawResult GuardedSyscall(Strategy strategy, ThreadState& thread, long nr, const long (&args)[6]) {
 #if defined(__x86_64__)
-  SyscallFrame frame{&thread.stop_word, nullptr, &thread.rseq_aborts, thread.window_spins, nr,
+  SyscallFrame frame{&thread.stop_word, nullptr, thread.rseq_aborts, thread.window_spins, nr,
                      {args[0], args[1], args[2], args[3], args[4], args[5]}};
   if (strategy == Strategy::kRseq) {
     frame.rseq_cs = RseqField(thread);

@@ -17,7 +17,7 @@ namespace sv::stop::internal {
 struct SyscallFrame {
   const std::atomic<std::uint32_t>* stop_word;  // 0: non-zero = stop requested
   std::uint64_t* rseq_cs;                       // 8: &rseq->rseq_cs of this thread
-  std::uint64_t* aborts;                        // 16: incremented per rseq abort
+  std::uint64_t* aborts;                        // 16: [0] restarts, [1] stops caught by an abort
   std::uint64_t window_spins;                   // 24: pause loops after the check
   long nr;                                      // 32: system call number
   long args[6];                                 // 40: its arguments
@@ -46,7 +46,7 @@ struct ThreadState {
   std::uint64_t* rseq_cs = nullptr;
   sigset_t ppoll_mask{};  // the thread's mask minus the wake-up signal
   std::uint32_t window_spins = 0;
-  std::uint64_t rseq_aborts = 0;
+  std::uint64_t rseq_aborts[2] = {0, 0};  // restarts, stops caught by an abort
   std::atomic<std::uint64_t> pc_redirects{0};  // written by the signal handler
 };
 
@@ -58,6 +58,8 @@ void ResetThreadAfterFork();
 Strategy CurrentStrategy();
 bool Initialized();
 int Signal();
+// getpid(), cached: the stop callback sits on the stop-latency path.
+pid_t ProcessId();
 
 // How a call's stop callback wakes its thread.
 enum WakeMode : std::uint8_t { kWakeSignal = 1, kWakeFutex = 2 };
@@ -73,7 +75,6 @@ class CallScope {
  private:
   struct Waker {
     ThreadState* thread;
-    pid_t pid;
     std::uint8_t mode;
     void operator()() const noexcept;
   };
