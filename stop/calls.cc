@@ -135,27 +135,27 @@ long Arg(const void* p) { return reinterpret_cast<long>(p); }
 
 }  // namespace
 
-std::expected<std::size_t, Error> Recv(std::stop_token token, int fd, std::span<std::byte> buf,
+std::expected<std::size_t, Error> Recv(const std::stop_token& token, int fd, std::span<std::byte> buf,
                                        int flags, Deadline deadline) {
   FdOp op{"recv", SYS_recvfrom, {fd, Arg(buf.data()), static_cast<long>(buf.size()), flags, 0, 0},
           POLLIN};
   return RunFdOp(token, op, deadline);
 }
 
-std::expected<std::size_t, Error> Read(std::stop_token token, int fd, std::span<std::byte> buf,
+std::expected<std::size_t, Error> Read(const std::stop_token& token, int fd, std::span<std::byte> buf,
                                        Deadline deadline) {
   FdOp op{"read", SYS_read, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0}, POLLIN};
   return RunFdOp(token, op, deadline);
 }
 
-std::expected<std::size_t, Error> Write(std::stop_token token, int fd,
+std::expected<std::size_t, Error> Write(const std::stop_token& token, int fd,
                                         std::span<const std::byte> buf, Deadline deadline) {
   FdOp op{"write", SYS_write, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0},
           POLLOUT};
   return RunFdOp(token, op, deadline);
 }
 
-std::expected<UniqueFd, Error> Accept(std::stop_token token, int listen_fd, Deadline deadline,
+std::expected<UniqueFd, Error> Accept(const std::stop_token& token, int listen_fd, Deadline deadline,
                                       int flags) {
   FdOp op{"accept", SYS_accept4, {listen_fd, 0, 0, flags | SOCK_CLOEXEC, 0, 0}, POLLIN};
   auto r = RunFdOp(token, op, deadline);
@@ -163,7 +163,7 @@ std::expected<UniqueFd, Error> Accept(std::stop_token token, int listen_fd, Dead
   return UniqueFd(static_cast<int>(*r));
 }
 
-std::expected<int, Error> Poll(std::stop_token token, std::span<pollfd> fds, Deadline deadline) {
+std::expected<int, Error> Poll(const std::stop_token& token, std::span<pollfd> fds, Deadline deadline) {
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "poll", -1);
   if (!strategy) return std::unexpected(strategy.error());
@@ -194,7 +194,7 @@ RawResult BlockingEpoll(Strategy strategy, ThreadState& thread, int epoll_fd,
 
 }  // namespace
 
-std::expected<int, Error> EpollWait(std::stop_token token, int epoll_fd,
+std::expected<int, Error> EpollWait(const std::stop_token& token, int epoll_fd,
                                     std::span<epoll_event> events, Deadline deadline) {
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "epoll_wait", epoll_fd);
@@ -212,7 +212,7 @@ std::expected<int, Error> EpollWait(std::stop_token token, int epoll_fd,
   }
 }
 
-Status SleepUntil(std::stop_token token, Deadline deadline) {
+Status SleepUntil(const std::stop_token& token, Deadline deadline) {
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "sleep", -1);
   if (!strategy) return std::unexpected(strategy.error());
@@ -261,7 +261,7 @@ RawResult BlockingFutex(Strategy strategy, ThreadState& thread,
 
 }  // namespace
 
-Status FutexWait(std::stop_token token, const std::atomic<std::uint32_t>& word,
+Status FutexWait(const std::stop_token& token, const std::atomic<std::uint32_t>& word,
                  std::uint32_t expected, Deadline deadline, FutexScope scope) {
   static_assert(sizeof(std::atomic<std::uint32_t>) == 4);
   ThreadState& thread = CurrentThread();
@@ -281,7 +281,7 @@ Status FutexWait(std::stop_token token, const std::atomic<std::uint32_t>& word,
   }
 }
 
-std::expected<long, Error> SyscallOrStop(std::stop_token token, long nr, long a1, long a2, long a3,
+std::expected<long, Error> SyscallOrStop(const std::stop_token& token, long nr, long a1, long a2, long a3,
                                          long a4, long a5, long a6) {
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "syscall", -1);
