@@ -8,6 +8,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,24 +91,61 @@ Status WaitFd(Strategy strategy, ThreadState& thread, int fd, short events, Dead
   }
 }
 
-// A blocking operation on one descriptor.
+// An operation on one descriptor, in two forms: the blocking system call
+// (run through the guarded stub) and a non-blocking attempt for after readiness.
 struct FdOp {
   const char* name;
-  long nr;
-  long args[6];  // args[0] is the descriptor
-  short events;  // what readiness lets it proceed
+  short events;  // the readiness that lets it proceed
+  long nr;       // blocking form: nr(args...); args[0] is the descriptor
+  long args[6];
+  // Non-blocking form: the result or -errno, -EOPNOTSUPP where the descriptor
+  // has none; nullptr when the operation has none at all (accept).
+  long (*nowait)(const FdOp& op);
 };
 
+long ResultOrErrno(long r) { return r < 0 ? -errno : r; }
+
+// With MSG_DONTWAIT / RWF_NOWAIT the attempt never blocks, even on a blocking
+// descriptor and without touching its shared O_NONBLOCK flag.
+long RecvNoWait(const FdOp& op) {
+  return ResultOrErrno(::recv(static_cast<int>(op.args[0]), reinterpret_cast<void*>(op.args[1]),
+                              static_cast<std::size_t>(op.args[2]),
+                              static_cast<int>(op.args[3]) | MSG_DONTWAIT));
+}
+
+long ReadWriteNoWait(const FdOp& op) {
+  iovec iov{reinterpret_cast<void*>(op.args[1]), static_cast<std::size_t>(op.args[2])};
+  int fd = static_cast<int>(op.args[0]);
+  long r = op.nr == SYS_read ? ::preadv2(fd, &iov, 1, -1, RWF_NOWAIT)
+                             : ::pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
+  r = ResultOrErrno(r);
+  return r == -ENOTSUP ? -EOPNOTSUPP : r;
+}
+
 RawResult PlainSyscall(const FdOp& op) {
-  long r = ::syscall(op.nr, op.args[0], op.args[1], op.args[2], op.args[3], op.args[4],
-                     op.args[5]);
-  return {r < 0 ? -errno : r, 0};
+  return {ResultOrErrno(::syscall(op.nr, op.args[0], op.args[1], op.args[2], op.args[3],
+                                  op.args[4], op.args[5])),
+          0};
+}
+
+// After readiness: the non-blocking form, or, for a descriptor without one, the
+// blocking form: guarded under rseq/signal-pc (stoppable, though it may outlast
+// the deadline), plain under sigmask (see the caveat in docs/stop.md).
+RawResult AfterReadiness(Strategy strategy, ThreadState& thread, const FdOp& op, bool& nowait_ok) {
+  if (nowait_ok && op.nowait != nullptr) {
+    long r = op.nowait(op);
+    if (r != -EOPNOTSUPP) return {r, 0};
+    nowait_ok = false;
+  }
+  if (strategy == Strategy::kSigmask) return PlainSyscall(op);
+  return GuardedSyscall(strategy, thread, op.nr, op.args);
 }
 
 // Runs `op` stoppably. With rseq/signal-pc and no deadline the operation itself
-// blocks in the guarded stub (one syscall); otherwise the call first waits for
-// readiness with a deadline or a mask, then runs the operation. EAGAIN (a
-// non-blocking descriptor, or readiness taken by another thread) waits again.
+// blocks in the guarded stub: one system call. Otherwise the call waits for
+// readiness (with the deadline, under the strategy's guard), then attempts the
+// operation without blocking. EAGAIN (a non-blocking descriptor, or readiness
+// taken by another thread) waits again.
 std::expected<long, Error> RunFdOp(const std::stop_token& token, const FdOp& op,
                                    Deadline deadline) {
   ThreadState& thread = CurrentThread();
@@ -115,18 +153,21 @@ std::expected<long, Error> RunFdOp(const std::stop_token& token, const FdOp& op,
   auto strategy = Begin(token, thread, op.name, fd);
   if (!strategy) return std::unexpected(strategy.error());
   CallScope scope(token, thread, internal::kWakeSignal);
-  bool masked = *strategy == Strategy::kSigmask;
-  bool wait_first = masked || !deadline.infinite();
+  bool direct = *strategy != Strategy::kSigmask && deadline.infinite();
+  bool nowait_ok = true;
   for (;;) {
-    if (wait_first) {
+    RawResult r;
+    if (direct) {
+      r = GuardedSyscall(*strategy, thread, op.nr, op.args);
+    } else {
       if (auto ready = WaitFd(*strategy, thread, fd, op.events, deadline, op.name); !ready) {
         return std::unexpected(ready.error());
       }
+      r = AfterReadiness(*strategy, thread, op, nowait_ok);
     }
-    RawResult r = masked ? PlainSyscall(op) : GuardedSyscall(*strategy, thread, op.nr, op.args);
     if (r.stopped) return Stopped(op.name, fd);
     if (r.value >= 0) return r.value;
-    if (r.value == -EAGAIN) wait_first = true;
+    if (r.value == -EAGAIN) direct = false;
     else if (r.value != -EINTR) return FailErrno(Context(op.name, fd), static_cast<int>(-r.value));
   }
 }
@@ -137,27 +178,28 @@ long Arg(const void* p) { return reinterpret_cast<long>(p); }
 
 std::expected<std::size_t, Error> Recv(const std::stop_token& token, int fd, std::span<std::byte> buf,
                                        int flags, Deadline deadline) {
-  FdOp op{"recv", SYS_recvfrom, {fd, Arg(buf.data()), static_cast<long>(buf.size()), flags, 0, 0},
-          POLLIN};
+  FdOp op{"recv", POLLIN, SYS_recvfrom,
+          {fd, Arg(buf.data()), static_cast<long>(buf.size()), flags, 0, 0}, RecvNoWait};
   return RunFdOp(token, op, deadline);
 }
 
 std::expected<std::size_t, Error> Read(const std::stop_token& token, int fd, std::span<std::byte> buf,
                                        Deadline deadline) {
-  FdOp op{"read", SYS_read, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0}, POLLIN};
+  FdOp op{"read", POLLIN, SYS_read, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0},
+          ReadWriteNoWait};
   return RunFdOp(token, op, deadline);
 }
 
 std::expected<std::size_t, Error> Write(const std::stop_token& token, int fd,
                                         std::span<const std::byte> buf, Deadline deadline) {
-  FdOp op{"write", SYS_write, {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0},
-          POLLOUT};
+  FdOp op{"write", POLLOUT, SYS_write,
+          {fd, Arg(buf.data()), static_cast<long>(buf.size()), 0, 0, 0}, ReadWriteNoWait};
   return RunFdOp(token, op, deadline);
 }
 
 std::expected<UniqueFd, Error> Accept(const std::stop_token& token, int listen_fd, Deadline deadline,
                                       int flags) {
-  FdOp op{"accept", SYS_accept4, {listen_fd, 0, 0, flags | SOCK_CLOEXEC, 0, 0}, POLLIN};
+  FdOp op{"accept", POLLIN, SYS_accept4, {listen_fd, 0, 0, flags | SOCK_CLOEXEC, 0, 0}, nullptr};
   auto r = RunFdOp(token, op, deadline);
   if (!r) return std::unexpected(r.error());
   return UniqueFd(static_cast<int>(*r));

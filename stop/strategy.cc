@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -39,25 +40,38 @@ Config& config() {
   return *c;
 }
 
-// Runs on the thread that was signalled, which is blocked in or about to enter
-// a stop-aware call. Async-signal-safe: it only reads and writes this thread's
-// registers and state. The rseq strategy needs nothing here: the kernel has
-// already moved an interrupted critical section to its abort handler.
-void OnWakeSignal(int, siginfo_t*, void* context) {
+// Runs on the signalled thread. Async-signal-safe: it reads and writes only this
+// thread's registers and state, and may re-send itself the signal. The rseq
+// strategy needs nothing here: the kernel has already moved an interrupted
+// critical section to its abort handler.
+void OnWakeSignal(int sig, siginfo_t*, void* context) {
 #if defined(__x86_64__)
+  internal::ThreadState& thread = CurrentThread();
+  if (!thread.in_pc_stub.load(std::memory_order_relaxed) ||
+      thread.stop_word.load(std::memory_order_relaxed) == 0) {
+    return;
+  }
   auto* uc = static_cast<ucontext_t*>(context);
   greg_t& pc = uc->uc_mcontext.gregs[REG_RIP];
   auto at = reinterpret_cast<greg_t>(sv_stop_pc_begin);
   auto syscall_insn = reinterpret_cast<greg_t>(sv_stop_pc_syscall_insn);
   // At syscall_insn itself the syscall has not run (or the kernel rewound the
   // thread to restart it): the stop still wins.
-  if (pc < at || pc > syscall_insn) return;
-  internal::ThreadState& thread = CurrentThread();
-  if (thread.stop_word.load(std::memory_order_relaxed) == 0) return;
-  pc = reinterpret_cast<greg_t>(sv_stop_pc_stopped);
-  thread.pc_redirects.fetch_add(1, std::memory_order_relaxed);
+  if (pc >= at && pc <= syscall_insn) {
+    pc = reinterpret_cast<greg_t>(sv_stop_pc_stopped);
+    thread.pc_redirects.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Inside the stub but outside the window: the thread may be in the handler of
+  // another signal that interrupted the syscall and, with SA_RESTART, will go
+  // back to the syscall instruction. Keep the wake-up pending and blocked until
+  // the interrupted context is restored, then it lands in the window (musl's
+  // cancellation does the same). The mask changed behind EnsureMask's back.
+  sigaddset(&uc->uc_sigmask, sig);
+  thread.mask = internal::MaskState::kUnknown;
+  syscall(SYS_tgkill, internal::ProcessId(), thread.tid, sig);
 #else
-  (void)context;
+  (void)sig, (void)context;
 #endif
 }
 
@@ -111,7 +125,9 @@ Status CheckAvailable(Strategy strategy) {
 std::expected<Strategy, Error> InitLocked(Config& c, const Options& options) {
   int sig = options.signal != 0 ? options.signal : SIGRTMIN + 3;
   if (auto ok = CheckSignalUsable(sig); !ok) return std::unexpected(ok.error());
-  Strategy strategy = options.strategy.value_or(BestAvailable());
+  // Only probe when asked to choose: probing rseq registers this thread's area
+  // when glibc did not, and glibc then registers the threads it creates.
+  Strategy strategy = options.strategy ? *options.strategy : BestAvailable();
   if (auto ok = CheckAvailable(strategy); !ok) return std::unexpected(ok.error());
   c.signal.store(sig);  // before installing: the handler's thread state reads it
   if (auto ok = InstallHandler(sig); !ok) {

@@ -18,7 +18,11 @@ sv_stop_rseq_syscall:
         pushq   %rbx
         .cfi_adjust_cfa_offset 8
         .cfi_rel_offset %rbx, 0
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r12, 0
         movq    %rdi, %rbx              // frame; callee-saved, survives syscall
+        movq    8(%rbx), %r12           // &rseq->rseq_cs of this thread
 .Lrseq_enter:
         // Reload everything: after an abort the kernel may have rewritten %rax.
         movq    32(%rbx), %rax
@@ -28,12 +32,14 @@ sv_stop_rseq_syscall:
         movq    64(%rbx), %r10
         movq    72(%rbx), %r8
         movq    80(%rbx), %r9
-        leaq    .Lrseq_cs_desc(%rip), %rcx
-        movq    8(%rbx), %r11
-        movq    %rcx, (%r11)            // arm: rseq->rseq_cs = &descriptor
         movq    (%rbx), %r11            // stop word
-        movq    24(%rbx), %rcx          // window spins
+        leaq    .Lrseq_cs_desc(%rip), %rcx
+        // Arm: rseq->rseq_cs = &descriptor. The very next instruction must start
+        // the section: preempted in between, the kernel would find the thread
+        // outside it and disarm, leaving the check unprotected.
+        movq    %rcx, (%r12)
 .Lrseq_start:
+        movq    24(%rbx), %rcx          // window spins
         cmpl    $0, (%r11)
         jne     .Lrseq_stopped
 .Lrseq_spin:
@@ -46,8 +52,11 @@ sv_stop_rseq_syscall:
         syscall                         // the commit: last instruction of the section
 .Lrseq_end:
         xorl    %edx, %edx
-        popq    %rbx
+        popq    %r12
         .cfi_remember_state
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r12
+        popq    %rbx
         .cfi_adjust_cfa_offset -8
         .cfi_restore %rbx
         ret
@@ -71,6 +80,9 @@ sv_stop_rseq_syscall:
 .Lrseq_stopped:
         movq    $EINTR_NEG, %rax
         movl    $1, %edx
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r12
         popq    %rbx
         .cfi_adjust_cfa_offset -8
         .cfi_restore %rbx

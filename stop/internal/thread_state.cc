@@ -75,7 +75,16 @@ const std::stop_token& CallScope::ResetFirst(const std::stop_token& token, Threa
 // The callback is registered after the reset (ResetFirst runs first), so a stop
 // of this token always leaves stop_word == 1.
 CallScope::CallScope(const std::stop_token& token, ThreadState& thread, std::uint8_t wake_mode)
-    : callback_(ResetFirst(token, thread), Waker{&thread, wake_mode}) {}
+    : flush_{&thread, wake_mode}, callback_(ResetFirst(token, thread), Waker{&thread, wake_mode}) {}
+
+// Any system call returns through the kernel's signal delivery; getppid is the
+// cheapest. Only after a stop, and only where the signal is not blocked.
+CallScope::PendingWakeFlush::~PendingWakeFlush() {
+  if ((mode & kWakeSignal) && thread->mask == MaskState::kUnblocked &&
+      thread->stop_word.load(std::memory_order_relaxed) != 0) {
+    syscall(SYS_getppid);
+  }
+}
 
 void EnsureMask(ThreadState& thread, MaskState wanted) {
   if (thread.mask == wanted) return;
@@ -114,7 +123,10 @@ RawResult GuardedSyscall(Strategy strategy, ThreadState& thread, long nr, const 
     frame.rseq_cs = RseqField(thread);
     if (frame.rseq_cs != nullptr) return sv_stop_rseq_syscall(&frame);
   }
-  return sv_stop_pc_syscall(&frame);
+  thread.in_pc_stub.store(true, std::memory_order_relaxed);
+  RawResult r = sv_stop_pc_syscall(&frame);
+  thread.in_pc_stub.store(false, std::memory_order_relaxed);
+  return r;
 #else
   (void)strategy, (void)thread, (void)nr, (void)args;
   SV_CHECK(!"guarded syscalls need the x86-64 stubs");

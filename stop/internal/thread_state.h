@@ -48,6 +48,8 @@ struct ThreadState {
   std::uint32_t window_spins = 0;
   std::uint64_t rseq_aborts[2] = {0, 0};  // restarts, stops caught by an abort
   std::atomic<std::uint64_t> pc_redirects{0};  // written by the signal handler
+  // True while the thread runs the signal-pc stub; read by the signal handler.
+  std::atomic<bool> in_pc_stub{false};
 };
 
 ThreadState& CurrentThread();
@@ -65,7 +67,10 @@ pid_t ProcessId();
 enum WakeMode : std::uint8_t { kWakeSignal = 1, kWakeFutex = 2 };
 
 // Registers the call's wake-up for the lifetime of this object. Resets the stop
-// word first, so a stop of an earlier token does not leak into this call.
+// word first, so a stop of an earlier token does not leak into this call. On
+// destruction, once the callback is gone (and with it any tgkill in flight), a
+// wake-up still pending on this thread is taken here, inside the library, rather
+// than interrupting the application's next system call.
 class CallScope {
  public:
   CallScope(const std::stop_token& token, ThreadState& thread, std::uint8_t wake_mode);
@@ -73,12 +78,19 @@ class CallScope {
   CallScope& operator=(const CallScope&) = delete;
 
  private:
+  struct PendingWakeFlush {
+    ThreadState* thread;
+    std::uint8_t mode;
+    ~PendingWakeFlush();
+  };
+
   struct Waker {
     ThreadState* thread;
     std::uint8_t mode;
     void operator()() const noexcept;
   };
   static const std::stop_token& ResetFirst(const std::stop_token& token, ThreadState& thread);
+  PendingWakeFlush flush_;  // declared first: destroyed after callback_
   std::stop_callback<Waker> callback_;
 };
 

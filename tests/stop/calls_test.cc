@@ -12,7 +12,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <array>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "stop/strategy.h"
@@ -331,6 +335,84 @@ TEST_P(StopCallsTest, OneStopWakesEveryThreadSharingTheSource) {
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code(), ErrorCode::kStopped);
   }
+}
+
+// A blocking write of more than the socket buffer holds: under sigmask the
+// write must not run blocking with the wake-up signal blocked.
+Status WriteAllOf(const std::stop_token& t, int fd, std::span<const std::byte> data, Deadline d) {
+  while (!data.empty()) {
+    auto n = Write(t, fd, data, d);
+    if (!n) return std::unexpected(n.error());
+    data = data.subspan(*n);
+  }
+  return {};
+}
+
+TEST_P(StopCallsTest, LargeBlockingWriteStoppedWhileBlocked) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  UniqueFd a(fds[0]), b(fds[1]);
+  std::vector<std::byte> big(8 << 20);
+  ExpectStopped(StopWhileBlocked(
+      [&](std::stop_token t) { return WriteAllOf(t, a.get(), big, Deadline::Infinite()); },
+      BLOCKED_IN(SYS_write)));
+}
+
+TEST_P(StopCallsTest, LargeBlockingWriteHonoursTheDeadline) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  UniqueFd a(fds[0]), b(fds[1]);
+  std::vector<std::byte> big(8 << 20);
+  std::stop_source source;
+  auto r = WriteAllOf(source.get_token(), a.get(), big, Deadline::After(100ms));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kDeadlineExceeded) << r.error().ToString();
+}
+
+// Another signal, with an SA_RESTART handler, interrupts the blocked call and
+// is still running when the stop arrives; on return the kernel restarts the
+// system call. The stop must win over the restart.
+std::atomic<bool> g_in_app_handler{false};
+std::atomic<bool> g_stop_sent{false};
+
+void SlowRestartingHandler(int) {
+  g_in_app_handler.store(true);
+  auto deadline = Deadline::After(5s);
+  while (!g_stop_sent.load() && !deadline.Expired()) {
+  }
+}
+
+TEST_P(StopCallsTest, StopDuringAnotherRestartingHandlerIsNotMissed) {
+  struct sigaction act {}, old {};
+  act.sa_handler = SlowRestartingHandler;
+  act.sa_flags = SA_RESTART;
+  ASSERT_EQ(sigaction(SIGUSR2, &act, &old), 0);
+  g_in_app_handler.store(false);
+  g_stop_sent.store(false);
+  Pipe p = MakePipe();
+  std::promise<pid_t> tid;
+  std::promise<Status> result;
+  std::jthread reader([&](std::stop_token t) {
+    tid.set_value(static_cast<pid_t>(::syscall(SYS_gettid)));
+    std::byte buf[8];
+    result.set_value(ToStatus(Read(t, p.read.get(), buf)));
+  });
+  ASSERT_TRUE(testing::WaitUntilBlockedIn(tid.get_future().get(), BLOCKED_IN(SYS_read), Deadline::After(5s)));
+  ASSERT_EQ(pthread_kill(reader.native_handle(), SIGUSR2), 0);
+  auto deadline = Deadline::After(5s);
+  while (!g_in_app_handler.load() && !deadline.Expired()) std::this_thread::yield();
+  ASSERT_TRUE(g_in_app_handler.load());
+  reader.request_stop();  // the wake-up lands inside the application's handler
+  g_stop_sent.store(true);
+  auto f = result.get_future();
+  if (f.wait_for(5s) != std::future_status::ready) {
+    std::fprintf(stderr, "FATAL: stop missed after a restarting handler\n");
+    std::_Exit(1);
+  }
+  Status s = f.get();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kStopped);
+  sigaction(SIGUSR2, &old, nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StopCallsTest,

@@ -111,6 +111,22 @@ TEST(StrategyTest, RseqWorksWhenGlibcDidNotRegister) {
 #endif
 }
 
+// Choosing another strategy must not register rseq behind the application's
+// back: with glibc's registration disabled, that would also make glibc register
+// every thread this one creates.
+TEST(StrategyDeathTest, ChoosingSigmaskLeavesRseqUnregistered) {
+  if (__rseq_size > 0) GTEST_SKIP() << "only observable with GLIBC_TUNABLES=glibc.pthread.rseq=0";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto r = Init({.strategy = Strategy::kSigmask});
+        auto* area = reinterpret_cast<struct rseq*>(static_cast<char*>(__builtin_thread_pointer()) +
+                                                    __rseq_offset);
+        std::exit(r && static_cast<std::int32_t>(area->cpu_id) < 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 // One thread switches strategy between calls; each switch must leave the wake-up
 // signal's mask right for the next one (blocked for sigmask, unblocked otherwise).
 TEST(StrategyTest, OneThreadMayUseEveryStrategyInTurn) {
