@@ -22,6 +22,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <random>
 #include <stop_token>
 #include <string>
@@ -52,10 +54,13 @@ constexpr int kExitMissed = 1, kExitUsage = 100, kExitBug = 101, kExitSetup = 11
 constexpr std::string_view kHelp = R"(usage: stop_race [flags]
 Stops a thread blocked in recv() on a quiet 127.0.0.1 UDP socket at random moments
 and counts missed stops (still blocked 50 ms after the request) and stop latency:
-naive (check, then recv; woken by a signal), rseq, signal-pc, sigmask (stop::Recv),
-eventfd (StopEventFd + poll), each also with a widened check-to-syscall window
-("+window"); and a raw eventfd wake-up floor. Main and looping threads are pinned
-to two CPUs (else the scheduler often stacks them on one).
+naive (check, then recv; woken by a signal), rseq, signal-pc, sigmask, eventfd
+(stop::Recv under each strategy), StopEventFd (the caller's own poll loop with a
+StopEventFd), each also with a widened check-to-syscall window
+("+window"); and a raw eventfd wake-up floor. All variants and the floor take
+turns in 100 interleaved blocks, so drift in machine speed hits them alike. Main
+and looping threads are pinned to two CPUs (else the scheduler often stacks them
+on one).
   --trials N  (1000000)   --floor-samples N (100000)   --seed N (1)
   --window N  pause loops in "+window" rows (1000, ~5 us; the run prints it)
   --max-misses M  (100)   a variant stops after M misses: each costs 50 ms, so this
@@ -135,6 +140,7 @@ struct Variant {
   Kind kind;
   std::uint64_t trials;
   std::uint32_t window;  // pause loops between the stop check and the blocking call
+  std::optional<stop::Strategy> strategy = std::nullopt;  // kLibrary: the one to use
 };
 
 struct Result {
@@ -312,45 +318,100 @@ void Summarize(Result& r) {
   std::tie(r.p50, r.p99, r.max) = std::tuple(at(0.5) / 1e3, at(0.99) / 1e3, at(1.0) / 1e3);
 }
 
-Result RunVariant(const Variant& v, const Flags& flags, std::mt19937_64& rng) {
-  const UniqueFd fd = OpenFd(v.kind);
-  if (!fd) Die(kExitSetup, v.name + ": " + Error::FromErrno("eventfd/socket", errno).ToString());
-  Result r{.name = v.name, .may_miss = v.kind == Kind::kNaive};
-  r.latency_ns.reserve(v.trials);
-  Handshake hs;
-  std::thread thread([&] { r.aborts = LoopThread(hs, v, fd.get(), flags.loop_cpu); });
-  std::uniform_int_distribution<std::int64_t> delay_ns(0, flags.max_delay_us * 1000);
+// One variant for the whole run: its descriptor, its looping thread (waiting
+// between blocks) and its results. Variants take turns in blocks of trials, so
+// drift in the machine's speed over the run (it is shared) hits all of them,
+// and the floor, alike.
+class Runner {
+ public:
+  Runner(Variant v, const Flags& flags) : v_(std::move(v)), max_misses_(flags.max_misses) {
+    fd_ = OpenFd(v_.kind);
+    if (!fd_) Die(kExitSetup, v_.name + ": " + Error::FromErrno("eventfd/socket", errno).ToString());
+    r_.name = v_.name;
+    r_.may_miss = v_.kind == Kind::kNaive;
+    r_.latency_ns.reserve(v_.trials);
+    thread_ = std::thread([this, cpu = flags.loop_cpu] { r_.aborts = LoopThread(hs_, v_, fd_.get(), cpu); });
+  }
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+  ~Runner() { Quit(); }
+
+  // Ends the looping thread (its abort count is final then) and summarises.
+  Result Finish() {
+    Quit();
+    Summarize(r_);
+    return std::move(r_);
+  }
+
+  void RunBlock(std::uint64_t n, std::uint64_t max_delay_us, std::mt19937_64& rng) {
+    if (v_.strategy) {
+      if (auto set = stop::SetStrategy(*v_.strategy); !set) Die(kExitSetup, set.error().ToString());
+    }
+    std::uniform_int_distribution<std::int64_t> delay_ns(0, max_delay_us * 1000);
+    for (std::uint64_t i = 0; i < n && !Finished(); ++i) {
+      RunTrial(hs_, v_, fd_.get(), std::chrono::nanoseconds(delay_ns(rng)), r_);
+    }
+  }
+  bool Finished() const { return r_.trials >= v_.trials || r_.missed >= max_misses_; }
+  std::uint64_t trials_wanted() const { return v_.trials; }
+
+ private:
+  void Quit() {
+    if (!thread_.joinable()) return;
+    hs_.quit.store(true, std::memory_order_relaxed);
+    hs_.go.fetch_add(1, std::memory_order_release);  // publishes quit
+    FutexWake(hs_.go);
+    thread_.join();
+  }
+
+  Variant v_;
+  std::uint64_t max_misses_;
+  UniqueFd fd_;
+  Result r_;
+  Handshake hs_;
+  std::thread thread_;
+};
+
+std::vector<Variant> Variants(std::uint32_t window, const Flags& flags) {
+  std::vector<Variant> out{{"floor", Kind::kFloor, flags.floor_samples, 0}};
+  for (std::uint32_t w : {0u, window}) {
+    const std::string suffix = w ? "+window" : "";
+    out.push_back({"naive" + suffix, Kind::kNaive, flags.trials, w});
+    for (auto s : {stop::Strategy::kRseq, stop::Strategy::kSignalPc, stop::Strategy::kSigmask,
+                   stop::Strategy::kEventFd}) {
+      out.push_back({std::string(stop::StrategyName(s)) + suffix, Kind::kLibrary, flags.trials, w, s});
+    }
+    out.push_back({"StopEventFd" + suffix, Kind::kEventFd, flags.trials, w});
+  }
+  return out;
+}
+
+// Runs every available variant in kRounds interleaved blocks; results in the
+// order of Variants(), the floor first.
+std::vector<Result> RunInterleaved(std::uint32_t window, const Flags& flags, std::mt19937_64& rng) {
+  constexpr std::uint64_t kRounds = 100;
+  std::vector<std::unique_ptr<Runner>> runners;  // nullptr: skipped
+  std::vector<std::string> names;
+  for (Variant& v : Variants(window, flags)) {
+    names.push_back(v.name);
+    bool available = !v.strategy || stop::Available(*v.strategy);
+    runners.push_back(available ? std::make_unique<Runner>(std::move(v), flags) : nullptr);
+  }
   const auto start = Clock::now();
-  while (r.trials < v.trials && r.missed < flags.max_misses) {
-    RunTrial(hs, v, fd.get(), std::chrono::nanoseconds(delay_ns(rng)), r);
+  for (std::uint64_t round = 1; round <= kRounds; ++round) {
+    for (auto& runner : runners) {
+      if (runner) runner->RunBlock((runner->trials_wanted() + kRounds - 1) / kRounds, flags.max_delay_us, rng);
+    }
+    if (round % 10 == 0) {
+      std::fprintf(stderr, "stop_race: %" PRIu64 "%% done, %.0f s\n", round,
+                   std::chrono::duration<double>(Clock::now() - start).count());
+    }
   }
-  hs.quit.store(true, std::memory_order_relaxed);
-  hs.go.fetch_add(1, std::memory_order_release);  // publishes quit
-  FutexWake(hs.go);
-  thread.join();
-  Summarize(r);
-  std::fprintf(stderr, "stop_race: %s: %" PRIu64 " trials, %" PRIu64 " missed, %.1f s\n",
-               r.name.c_str(), r.trials, r.missed,
-               std::chrono::duration<double>(Clock::now() - start).count());
-  return r;
-}
-
-Result RunStrategy(stop::Strategy s, std::uint32_t window, const Flags& flags,
-                   std::mt19937_64& rng) {
-  const std::string name = std::string(stop::StrategyName(s)) + (window ? "+window" : "");
-  if (!stop::Available(s)) return Result{.name = name, .skipped = true};
-  if (auto set = stop::SetStrategy(s); !set) Die(kExitSetup, set.error().ToString());
-  return RunVariant({name, Kind::kLibrary, flags.trials, window}, flags, rng);
-}
-
-void RunAll(std::uint32_t window, const Flags& flags, std::mt19937_64& rng,
-            std::vector<Result>& out) {
-  const std::string suffix = window ? "+window" : "";
-  out.push_back(RunVariant({"naive" + suffix, Kind::kNaive, flags.trials, window}, flags, rng));
-  for (auto s : {stop::Strategy::kRseq, stop::Strategy::kSignalPc, stop::Strategy::kSigmask}) {
-    out.push_back(RunStrategy(s, window, flags, rng));
+  std::vector<Result> results;
+  for (std::size_t i = 0; i < runners.size(); ++i) {
+    results.push_back(runners[i] ? runners[i]->Finish() : Result{.name = names[i], .skipped = true});
   }
-  out.push_back(RunVariant({"eventfd" + suffix, Kind::kEventFd, flags.trials, window}, flags, rng));
+  return results;
 }
 
 double MeasureWindowUs(std::uint32_t window) {
@@ -435,9 +496,7 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "stop_race: window %u pause loops = %.2f us; %s\n", window, window_us,
                flags.loop_cpu >= 0 ? "main and looping threads pinned to two CPUs" : "unpinned");
   std::mt19937_64 rng(flags.seed);
-  std::vector<Result> results{
-      RunVariant({"floor", Kind::kFloor, flags.floor_samples, 0}, flags, rng)};
-  for (std::uint32_t w : {0u, window}) RunAll(w, flags, rng, results);
+  std::vector<Result> results = RunInterleaved(window, flags, rng);
   const double floor_p50 = results.front().p50;
   if (flags.json) {
     PrintJsonLine("window_pause_loops", window, "count");

@@ -3,16 +3,21 @@
 // word and wakes it, (3) blocks in a way that cannot miss that wake-up:
 //   kRseq / kSignalPc  the syscall itself, through the guarded stub;
 //   kSigmask           ppoll/epoll_pwait/futex_waitv with the signal blocked
-//                      until the kernel atomically unblocks it.
+//                      until the kernel atomically unblocks it;
+//   kEventFd           ppoll with the thread's stop eventfd, or futex_waitv.
 #include "stop/calls.h"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "stop/internal/testing.h"
 #include "stop/internal/thread_state.h"
@@ -32,9 +37,9 @@ std::string Context(const char* call, int fd) {
   return fd < 0 ? std::string(call) : std::string(call) + " fd=" + std::to_string(fd);
 }
 
-// Stopping is the normal way out of a loop, not a failure to report, so the
-// message stays within std::string's inline buffer: no allocation on this path.
-std::unexpected<Error> Stopped(const char* call, int) {
+// Stopping is the normal way out of a loop, not a failure to report: the
+// message names the call only, and is built on the stop path alone.
+std::unexpected<Error> Stopped(const char* call, int /*fd*/) {
   return Fail(ErrorCode::kStopped, std::string(call) + ": stopped");
 }
 
@@ -42,13 +47,27 @@ std::unexpected<Error> TimedOut(const char* call, int fd) {
   return Fail(ErrorCode::kDeadlineExceeded, Context(call, fd) + ": deadline exceeded");
 }
 
-// The prologue every call shares: initialisation, the early stop check, and the
-// signal mask the strategy needs in this thread.
+// rseq and signal-pc guard any system call with the stub; the others only waits.
+bool UsesStub(Strategy strategy) {
+  return strategy == Strategy::kRseq || strategy == Strategy::kSignalPc;
+}
+
+// How the stop callback wakes a thread blocked in a descriptor wait or sleep.
+std::uint8_t WakeModeFor(Strategy strategy) {
+  return strategy == Strategy::kEventFd ? internal::kWakeEventFd : internal::kWakeSignal;
+}
+
+// The prologue every call shares: initialisation, the early stop check, and what
+// the strategy needs in this thread (the signal mask, or the stop eventfd).
 std::expected<Strategy, Error> Begin(const std::stop_token& token, ThreadState& thread,
                                      const char* call, int fd) {
   auto strategy = ActiveStrategy();
   if (!strategy) return strategy;
   if (token.stop_requested()) return Stopped(call, fd);
+  if (*strategy == Strategy::kEventFd) {
+    if (internal::StopFd(thread) < 0) return FailErrno("stop eventfd", errno);
+    return strategy;
+  }
   EnsureMask(thread, *strategy == Strategy::kSigmask ? internal::MaskState::kBlocked
                                                      : internal::MaskState::kUnblocked);
   return strategy;
@@ -67,12 +86,35 @@ RawResult MaskedPpoll(ThreadState& thread, pollfd* fds, nfds_t n, const timespec
   return {r < 0 ? -errno : r, 0};
 }
 
+// kEventFd: the caller's descriptors plus this thread's stop eventfd, which the
+// stop callback makes readable; it keeps its count, so a stop that lands after
+// the check is seen by ppoll all the same.
+RawResult EventFdPpoll(ThreadState& thread, pollfd* fds, nfds_t n, const timespec* timeout) {
+  std::array<pollfd, 9> inline_set;
+  std::vector<pollfd> heap_set;
+  pollfd* set = inline_set.data();
+  if (n + 1 > inline_set.size()) {
+    heap_set.resize(n + 1);
+    set = heap_set.data();
+  }
+  std::copy_n(fds, n, set);
+  set[n] = {thread.stop_fd, POLLIN, 0};
+  if (StopSeen(thread)) return {-EINTR, 1};
+  internal::RaceWindowSpin(thread.window_spins);
+  int r = ::ppoll(set, n + 1, timeout, nullptr);
+  if (r < 0) return {-errno, 0};
+  if (set[n].revents != 0) return {-EINTR, 1};
+  for (nfds_t i = 0; i < n; ++i) fds[i].revents = set[i].revents;
+  return {r, 0};
+}
+
 // One ppoll under whichever strategy, with the deadline's time left.
 RawResult BlockingPpoll(Strategy strategy, ThreadState& thread, pollfd* fds, nfds_t n,
                         Deadline deadline) {
   std::optional<timespec> left = deadline.RemainingTimespec();
   const timespec* timeout = left ? &*left : nullptr;
   if (strategy == Strategy::kSigmask) return MaskedPpoll(thread, fds, n, timeout);
+  if (strategy == Strategy::kEventFd) return EventFdPpoll(thread, fds, n, timeout);
   return GuardedSyscall(strategy, thread, SYS_ppoll,
                         {reinterpret_cast<long>(fds), static_cast<long>(n),
                          reinterpret_cast<long>(timeout), 0, kSigsetSize, 0});
@@ -119,7 +161,13 @@ long ReadWriteNoWait(const FdOp& op) {
   long r = op.nr == SYS_read ? ::preadv2(fd, &iov, 1, -1, RWF_NOWAIT)
                              : ::pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
   r = ResultOrErrno(r);
-  return r == -ENOTSUP ? -EOPNOTSUPP : r;
+  // Files and block devices always poll as ready; their RWF_NOWAIT EAGAIN means
+  // "the data is on disk", which no readiness wait will change.
+  if (r == -EAGAIN) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) return -EOPNOTSUPP;
+  }
+  return r;
 }
 
 RawResult PlainSyscall(const FdOp& op) {
@@ -128,42 +176,46 @@ RawResult PlainSyscall(const FdOp& op) {
           0};
 }
 
-// After readiness: the non-blocking form, or, for a descriptor without one, the
-// blocking form: guarded under rseq/signal-pc (stoppable, though it may outlast
-// the deadline), plain under sigmask (see the caveat in docs/stop.md).
-RawResult AfterReadiness(Strategy strategy, ThreadState& thread, const FdOp& op, bool& nowait_ok) {
+// The operation without waiting first: the non-blocking form; for a descriptor
+// without one, and only once readiness was seen (`waited`), the blocking form:
+// guarded under rseq/signal-pc (stoppable, though it may outlast the deadline),
+// plain otherwise (see the caveat in docs/stop.md). -EAGAIN means "wait".
+RawResult Attempt(Strategy strategy, ThreadState& thread, const FdOp& op, bool waited,
+                  bool& nowait_ok) {
   if (nowait_ok && op.nowait != nullptr) {
     long r = op.nowait(op);
     if (r != -EOPNOTSUPP) return {r, 0};
     nowait_ok = false;
   }
-  if (strategy == Strategy::kSigmask) return PlainSyscall(op);
-  return GuardedSyscall(strategy, thread, op.nr, op.args);
+  if (!waited) return {-EAGAIN, 0};
+  if (UsesStub(strategy)) return GuardedSyscall(strategy, thread, op.nr, op.args);
+  return PlainSyscall(op);
 }
 
 // Runs `op` stoppably. With rseq/signal-pc and no deadline the operation itself
-// blocks in the guarded stub: one system call. Otherwise the call waits for
-// readiness (with the deadline, under the strategy's guard), then attempts the
-// operation without blocking. EAGAIN (a non-blocking descriptor, or readiness
-// taken by another thread) waits again.
+// blocks in the guarded stub: one system call. Otherwise the call attempts the
+// operation without blocking and, while that says EAGAIN, waits for readiness
+// (with the deadline, under the strategy's guard) and attempts again.
 std::expected<long, Error> RunFdOp(const std::stop_token& token, const FdOp& op,
                                    Deadline deadline) {
   ThreadState& thread = CurrentThread();
   int fd = static_cast<int>(op.args[0]);
   auto strategy = Begin(token, thread, op.name, fd);
   if (!strategy) return std::unexpected(strategy.error());
-  CallScope scope(token, thread, internal::kWakeSignal);
-  bool direct = *strategy != Strategy::kSigmask && deadline.infinite();
+  CallScope scope(token, thread, WakeModeFor(*strategy));
+  bool direct = UsesStub(*strategy) && deadline.infinite();
   bool nowait_ok = true;
-  for (;;) {
+  for (bool first = true;; first = false) {
     RawResult r;
     if (direct) {
       r = GuardedSyscall(*strategy, thread, op.nr, op.args);
     } else {
-      if (auto ready = WaitFd(*strategy, thread, fd, op.events, deadline, op.name); !ready) {
-        return std::unexpected(ready.error());
+      if (!first) {
+        if (auto ready = WaitFd(*strategy, thread, fd, op.events, deadline, op.name); !ready) {
+          return std::unexpected(ready.error());
+        }
       }
-      r = AfterReadiness(*strategy, thread, op, nowait_ok);
+      r = Attempt(*strategy, thread, op, !first, nowait_ok);
     }
     if (r.stopped) return Stopped(op.name, fd);
     if (r.value >= 0) return r.value;
@@ -209,7 +261,7 @@ std::expected<int, Error> Poll(const std::stop_token& token, std::span<pollfd> f
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "poll", -1);
   if (!strategy) return std::unexpected(strategy.error());
-  CallScope scope(token, thread, internal::kWakeSignal);
+  CallScope scope(token, thread, WakeModeFor(*strategy));
   for (;;) {
     RawResult r = BlockingPpoll(*strategy, thread, fds.data(), fds.size(), deadline);
     if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("poll", -1);
@@ -224,6 +276,16 @@ namespace {
 RawResult BlockingEpoll(Strategy strategy, ThreadState& thread, int epoll_fd,
                         std::span<epoll_event> events, int timeout_ms) {
   auto n = static_cast<int>(events.size());
+  if (strategy == Strategy::kEventFd) {
+    // An epoll descriptor is readable while it has events: wait for it next to
+    // the stop eventfd, then collect without blocking.
+    pollfd p{epoll_fd, POLLIN, 0};
+    timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
+    RawResult w = EventFdPpoll(thread, &p, 1, timeout_ms < 0 ? nullptr : &ts);
+    if (w.stopped || w.value <= 0) return w;
+    int r = ::epoll_wait(epoll_fd, events.data(), n, 0);
+    return {r < 0 ? -errno : r, 0};
+  }
   if (strategy != Strategy::kSigmask) {
     return GuardedSyscall(strategy, thread, SYS_epoll_pwait,
                           {epoll_fd, Arg(events.data()), n, timeout_ms, 0, kSigsetSize});
@@ -241,7 +303,7 @@ std::expected<int, Error> EpollWait(const std::stop_token& token, int epoll_fd,
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "epoll_wait", epoll_fd);
   if (!strategy) return std::unexpected(strategy.error());
-  CallScope scope(token, thread, internal::kWakeSignal);
+  CallScope scope(token, thread, WakeModeFor(*strategy));
   for (;;) {
     RawResult r = BlockingEpoll(*strategy, thread, epoll_fd, events, deadline.RemainingMillis());
     if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("epoll_wait", epoll_fd);
@@ -258,7 +320,7 @@ Status SleepUntil(const std::stop_token& token, Deadline deadline) {
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "sleep", -1);
   if (!strategy) return std::unexpected(strategy.error());
-  CallScope scope(token, thread, internal::kWakeSignal);
+  CallScope scope(token, thread, WakeModeFor(*strategy));
   for (;;) {
     // ppoll with no descriptors sleeps until the timeout or a signal, under
     // every strategy; the deadline is recomputed after each interruption.
@@ -293,7 +355,7 @@ RawResult FutexWaitv(ThreadState& thread, const std::atomic<std::uint32_t>& word
 RawResult BlockingFutex(Strategy strategy, ThreadState& thread,
                         const std::atomic<std::uint32_t>& word, std::uint32_t expected,
                         Deadline deadline, FutexScope scope) {
-  if (strategy == Strategy::kSigmask) return FutexWaitv(thread, word, expected, deadline, scope);
+  if (!UsesStub(strategy)) return FutexWaitv(thread, word, expected, deadline, scope);
   std::optional<timespec> at = deadline.AbsoluteTimespec();
   long op = FUTEX_WAIT_BITSET | (scope == FutexScope::kPrivate ? FUTEX_PRIVATE_FLAG : 0);
   return GuardedSyscall(strategy, thread, SYS_futex,
@@ -309,8 +371,7 @@ Status FutexWait(const std::stop_token& token, const std::atomic<std::uint32_t>&
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "futex_wait", -1);
   if (!strategy) return std::unexpected(strategy.error());
-  bool masked = *strategy == Strategy::kSigmask;
-  CallScope call(token, thread, masked ? internal::kWakeFutex : internal::kWakeSignal);
+  CallScope call(token, thread, UsesStub(*strategy) ? internal::kWakeSignal : internal::kWakeFutex);
   for (;;) {
     RawResult r = BlockingFutex(*strategy, thread, word, expected, deadline, scope);
     if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("futex_wait", -1);
@@ -328,7 +389,7 @@ std::expected<long, Error> SyscallOrStop(const std::stop_token& token, long nr, 
   ThreadState& thread = CurrentThread();
   auto strategy = Begin(token, thread, "syscall", -1);
   if (!strategy) return std::unexpected(strategy.error());
-  if (*strategy == Strategy::kSigmask) {
+  if (!UsesStub(*strategy)) {
     return Fail(ErrorCode::kUnsupported,
                 "syscall " + std::to_string(nr) +
                     ": a raw stoppable syscall needs the rseq or signal-pc strategy (x86-64)");

@@ -151,6 +151,7 @@ std::string_view StrategyName(Strategy strategy) {
     case Strategy::kRseq: return "rseq";
     case Strategy::kSignalPc: return "signal-pc";
     case Strategy::kSigmask: return "sigmask";
+    case Strategy::kEventFd: return "eventfd";
   }
   return "unknown";
 }
@@ -181,7 +182,8 @@ bool Available(Strategy strategy) {
     case Strategy::kRseq:
       return internal::HaveStubs() && internal::RseqField(CurrentThread()) != nullptr;
     case Strategy::kSignalPc: return internal::HaveStubs();
-    case Strategy::kSigmask: return true;
+    case Strategy::kSigmask:
+    case Strategy::kEventFd: return true;
   }
   return false;
 }

@@ -29,9 +29,16 @@ enum class Strategy : std::uint8_t {
   // futex_waitv on the user's word and a per-thread stop word (Linux >= 5.16).
   // A raw SyscallOrStop() is not available: no generic syscall takes a mask.
   kSigmask,
+  // No signal at all (any architecture): each thread has an eventfd that the stop
+  // callback writes; descriptor waits poll it next to the caller's descriptors
+  // (an eventfd keeps its count, so a stop before the poll is still seen), and
+  // futex waits use futex_waitv as under kSigmask. The fastest wake-up: a signal
+  // costs more than an eventfd write on the waking side. A raw SyscallOrStop()
+  // is not available.
+  kEventFd,
 };
 
-// "rseq", "signal-pc", "sigmask".
+// "rseq", "signal-pc", "sigmask", "eventfd".
 std::string_view StrategyName(Strategy strategy);
 
 struct Options {

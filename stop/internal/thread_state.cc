@@ -3,6 +3,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -57,9 +58,48 @@ ThreadState& CurrentThread() {
 
 void ResetThreadAfterFork() { tls_thread.tid = 0; }
 
+namespace {
+
+// Closes the thread's stop eventfd when the thread exits. Separate from
+// ThreadState, which must stay constant-initialised for the signal handler.
+struct StopFdOwner {
+  int fd = -1;
+  ~StopFdOwner() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+thread_local StopFdOwner tls_stop_fd;
+
+}  // namespace
+
+int StopFd(ThreadState& thread) {
+  if (thread.stop_fd < 0) {
+    thread.stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    tls_stop_fd.fd = thread.stop_fd;
+  }
+  return thread.stop_fd;
+}
+
+namespace {
+
+// A stop of an earlier call left the eventfd readable: empty it before the
+// next call registers its callback (that earlier callback is gone by now).
+void DrainStopFd(ThreadState& thread) {
+  if (!thread.stop_fd_written.exchange(false, std::memory_order_acquire)) return;
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(thread.stop_fd, &count, sizeof count);
+}
+
+}  // namespace
+
 void CallScope::Waker::operator()() const noexcept {
   int saved_errno = errno;
   thread->stop_word.store(1, std::memory_order_seq_cst);
+  if (mode & kWakeEventFd) {
+    thread->stop_fd_written.store(true, std::memory_order_release);
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(thread->stop_fd, &one, sizeof one);
+  }
   if (mode & kWakeFutex) {
     syscall(SYS_futex, &thread->stop_word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
   }
@@ -69,6 +109,7 @@ void CallScope::Waker::operator()() const noexcept {
 
 const std::stop_token& CallScope::ResetFirst(const std::stop_token& token, ThreadState& thread) {
   thread.stop_word.store(0, std::memory_order_relaxed);
+  DrainStopFd(thread);
   return token;
 }
 

@@ -50,6 +50,11 @@ struct ThreadState {
   std::atomic<std::uint64_t> pc_redirects{0};  // written by the signal handler
   // True while the thread runs the signal-pc stub; read by the signal handler.
   std::atomic<bool> in_pc_stub{false};
+  // kEventFd: this thread's wake-up eventfd (created on first use, closed when
+  // the thread exits), and whether a stop callback wrote to it since it was
+  // last drained.
+  int stop_fd = -1;
+  std::atomic<bool> stop_fd_written{false};
 };
 
 ThreadState& CurrentThread();
@@ -64,7 +69,7 @@ int Signal();
 pid_t ProcessId();
 
 // How a call's stop callback wakes its thread.
-enum WakeMode : std::uint8_t { kWakeSignal = 1, kWakeFutex = 2 };
+enum WakeMode : std::uint8_t { kWakeSignal = 1, kWakeFutex = 2, kWakeEventFd = 4 };
 
 // Registers the call's wake-up for the lifetime of this object. Resets the stop
 // word first, so a stop of an earlier token does not leak into this call. On
@@ -93,6 +98,10 @@ class CallScope {
   PendingWakeFlush flush_;  // declared first: destroyed after callback_
   std::stop_callback<Waker> callback_;
 };
+
+// kEventFd: this thread's wake-up eventfd, created on first use; -1 (errno set)
+// when it cannot be created.
+int StopFd(ThreadState& thread);
 
 // Makes the wake-up signal blocked (kSigmask) or unblocked (the others) in the
 // calling thread; a system call only when the thread's state must change.

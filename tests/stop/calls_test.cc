@@ -71,6 +71,8 @@ UniqueFd ListeningTcp(sockaddr_in& addr) {
   return fd;
 }
 
+bool UsesStub(Strategy s) { return s == Strategy::kRseq || s == Strategy::kSignalPc; }
+
 class StopCallsTest : public ::testing::TestWithParam<Strategy> {
  protected:
   void SetUp() override {
@@ -157,6 +159,19 @@ TEST_P(StopCallsTest, ReadReportsEndOfFileAsZero) {
   EXPECT_EQ(*n, 0u);
 }
 
+// A regular file polls as always ready; with a deadline the read must still
+// complete (not spin on RWF_NOWAIT's "not in the page cache").
+TEST_P(StopCallsTest, ReadOfRegularFileWithDeadlineCompletes) {
+  UniqueFd file(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(file.valid());
+  ASSERT_EQ(::posix_fadvise(file.get(), 0, 0, POSIX_FADV_DONTNEED), 0);
+  std::byte buf[4096];
+  std::stop_source source;
+  auto n = Read(source.get_token(), file.get(), buf, Deadline::After(5s));
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_EQ(*n, sizeof buf);
+}
+
 TEST_P(StopCallsTest, WriteToFullPipeStoppedWhileBlocked) {
   Pipe p = MakePipe();
   ASSERT_EQ(::fcntl(p.write.get(), F_SETFL, O_NONBLOCK), 0);
@@ -214,7 +229,7 @@ TEST_P(StopCallsTest, EpollWaitStoppedWhileBlockedAndReturnsEvents) {
   ASSERT_EQ(::epoll_ctl(ep.get(), EPOLL_CTL_ADD, p.read.get(), &ev), 0);
   std::array<epoll_event, 4> events{};
   ExpectStopped(StopWhileBlocked([&](std::stop_token t) { return ToStatus(EpollWait(t, ep.get(), events)); },
-                                 {SYS_epoll_pwait}));
+                                 {SYS_epoll_pwait, SYS_ppoll}));
   ExpectStoppedAtOnce(CallAlreadyStopped([&](std::stop_token t) { return ToStatus(EpollWait(t, ep.get(), events)); }));
 
   ASSERT_EQ(::write(p.write.get(), "x", 1), 1);
@@ -276,7 +291,7 @@ TEST_P(StopCallsTest, SyscallOrStopInterruptsRawFutexWait) {
   auto raw_wait = [&](std::stop_token t) {
     return ToStatus(SyscallOrStop(t, SYS_futex, reinterpret_cast<long>(&word), FUTEX_WAIT_PRIVATE, 0));
   };
-  if (GetParam() == Strategy::kSigmask) {
+  if (!UsesStub(GetParam())) {
     auto r = raw_wait(std::stop_source().get_token());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
@@ -287,7 +302,7 @@ TEST_P(StopCallsTest, SyscallOrStopInterruptsRawFutexWait) {
 }
 
 TEST_P(StopCallsTest, SyscallOrStopReturnsValueOrErrno) {
-  if (GetParam() == Strategy::kSigmask) GTEST_SKIP() << "no raw syscalls under sigmask";
+  if (!UsesStub(GetParam())) GTEST_SKIP() << "no raw syscalls under " << StrategyName(GetParam());
   std::stop_source source;
   auto pid = SyscallOrStop(source.get_token(), SYS_getpid);
   ASSERT_TRUE(pid);
@@ -416,7 +431,8 @@ TEST_P(StopCallsTest, StopDuringAnotherRestartingHandlerIsNotMissed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StopCallsTest,
-                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask),
+                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask,
+                                           Strategy::kEventFd),
                          testing::StrategyParamName);
 
 }  // namespace

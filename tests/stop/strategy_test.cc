@@ -9,6 +9,8 @@
 #include <sys/rseq.h>
 #include <time.h>
 
+#include <filesystem>
+
 #include "base/unique_fd.h"
 #include "stop/calls.h"
 #include "stop/internal/testing.h"
@@ -131,7 +133,8 @@ TEST(StrategyDeathTest, ChoosingSigmaskLeavesRseqUnregistered) {
 // signal's mask right for the next one (blocked for sigmask, unblocked otherwise).
 TEST(StrategyTest, OneThreadMayUseEveryStrategyInTurn) {
   ASSERT_TRUE(Init());
-  for (Strategy s : {Strategy::kSigmask, Strategy::kRseq, Strategy::kSigmask, Strategy::kSignalPc}) {
+  for (Strategy s : {Strategy::kSigmask, Strategy::kRseq, Strategy::kEventFd, Strategy::kSigmask,
+                     Strategy::kSignalPc, Strategy::kEventFd, Strategy::kRseq}) {
     if (!Available(s)) continue;
     ASSERT_TRUE(SetStrategy(s));
     auto outcome = testing::StopWhileBlocked(
@@ -139,6 +142,24 @@ TEST(StrategyTest, OneThreadMayUseEveryStrategyInTurn) {
     ASSERT_FALSE(outcome.status) << StrategyName(s);
     EXPECT_EQ(outcome.status.error().code(), ErrorCode::kStopped) << StrategyName(s);
   }
+}
+
+std::size_t OpenDescriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// The eventfd strategy gives each thread a descriptor; it must not outlive the thread.
+TEST(StrategyTest, EventFdStrategyClosesTheThreadsDescriptorWhenItExits) {
+  ASSERT_TRUE(SetStrategy(Strategy::kEventFd));
+  std::size_t before = OpenDescriptors();
+  for (int i = 0; i < 3; ++i) {
+    auto outcome = testing::StopWhileBlocked([](std::stop_token t) { return SleepFor(t, 1h); }, {SYS_ppoll});
+    ASSERT_FALSE(outcome.status);
+    EXPECT_EQ(outcome.status.error().code(), ErrorCode::kStopped);
+  }
+  EXPECT_EQ(OpenDescriptors(), before);
 }
 
 // Pause loops that take roughly `d` on this machine.
@@ -211,7 +232,8 @@ TEST_P(RaceWindowTest, StopInsideTheWindowIsNotMissed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, RaceWindowTest,
-                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask),
+                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask,
+                                           Strategy::kEventFd),
                          testing::StrategyParamName);
 
 }  // namespace
