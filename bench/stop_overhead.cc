@@ -128,7 +128,7 @@ void Register() {
     Add(WithStrategy("SyscallOrStop_getppid", s), StopGetppid, s);
   }
   Add("raw_read_eventfd", RawReadEventFd);
-  for (Strategy s : {Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask}) {
+  for (Strategy s : {Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask, Strategy::kEventFd}) {
     Add(WithStrategy("stop_Read_eventfd", s), StopReadEventFd, s, true);
   }
   Add(WithStrategy("stop_Read_eventfd_no_token", Strategy::kRseq), StopReadEventFd,
