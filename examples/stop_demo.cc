@@ -114,7 +114,9 @@ int main() {
   std::printf("Best strategy on this machine: %s\n\n",
               std::string(sv::stop::StrategyName(*active)).c_str());
   bool ok = true;
-  for (Strategy s : {Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask}) ok &= RunOnce(s);
+  for (Strategy s : {Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask, Strategy::kEventFd}) {
+    ok &= RunOnce(s);
+  }
   std::printf("\nRace-freedom under load: ./run bench   (see docs/stop.md)\n");
   return ok ? 0 : 1;
 }
