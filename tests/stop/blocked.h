@@ -102,6 +102,12 @@ inline Status CallAlreadyStopped(const Call& call) {
   return call(source.get_token());
 }
 
+// Every strategy, for INSTANTIATE_TEST_SUITE_P; unavailable ones skip in SetUp.
+inline auto AllStrategies() {
+  return ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask,
+                           Strategy::kEventFd);
+}
+
 // Test names for strategy-parameterised suites: "rseq", "signalpc", "sigmask".
 inline std::string StrategyParamName(const ::testing::TestParamInfo<Strategy>& param) {
   std::string name(StrategyName(param.param));

@@ -431,8 +431,7 @@ TEST_P(StopCallsTest, StopDuringAnotherRestartingHandlerIsNotMissed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StopCallsTest,
-                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask,
-                                           Strategy::kEventFd),
+                         testing::AllStrategies(),
                          testing::StrategyParamName);
 
 }  // namespace

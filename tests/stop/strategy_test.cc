@@ -232,8 +232,7 @@ TEST_P(RaceWindowTest, StopInsideTheWindowIsNotMissed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, RaceWindowTest,
-                         ::testing::Values(Strategy::kRseq, Strategy::kSignalPc, Strategy::kSigmask,
-                                           Strategy::kEventFd),
+                         testing::AllStrategies(),
                          testing::StrategyParamName);
 
 }  // namespace
