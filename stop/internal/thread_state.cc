@@ -56,8 +56,6 @@ ThreadState& CurrentThread() {
   return thread;
 }
 
-void ResetThreadAfterFork() { tls_thread.tid = 0; }
-
 namespace {
 
 // Closes the thread's stop eventfd when the thread exits. Separate from
@@ -71,6 +69,17 @@ struct StopFdOwner {
 thread_local StopFdOwner tls_stop_fd;
 
 }  // namespace
+
+// The child's copy of the forking thread has a new tid, and must not share the
+// parent's stop eventfd (one open file: a stop on either side would wake both).
+// Eventfds of the parent's other threads stay open in the child until exec
+// (they are close-on-exec); nothing in the child writes or polls them.
+void ResetThreadAfterFork() {
+  tls_thread.tid = 0;
+  if (tls_thread.stop_fd >= 0) ::close(tls_thread.stop_fd);
+  tls_thread.stop_fd = tls_stop_fd.fd = -1;
+  tls_thread.stop_fd_written.store(false, std::memory_order_relaxed);
+}
 
 int StopFd(ThreadState& thread) {
   if (thread.stop_fd < 0) {

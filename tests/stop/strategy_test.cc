@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/rseq.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <filesystem>
@@ -160,6 +161,31 @@ TEST(StrategyTest, EventFdStrategyClosesTheThreadsDescriptorWhenItExits) {
     EXPECT_EQ(outcome.status.error().code(), ErrorCode::kStopped);
   }
   EXPECT_EQ(OpenDescriptors(), before);
+}
+
+// After fork() the child's copy of this thread must not share the parent's stop
+// eventfd: a stop in the parent would wake the child, and the other way round.
+TEST(StrategyTest, ForkedChildDoesNotShareTheParentsStopEventFd) {
+  ASSERT_TRUE(SetStrategy(Strategy::kEventFd));
+  std::stop_source warm_up;
+  ASSERT_TRUE(SleepFor(warm_up.get_token(), 1ms));  // this thread now has its eventfd
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::stop_source never;
+    _exit(SleepFor(never.get_token(), 300ms) ? 0 : 1);  // kStopped here would be the bug
+  }
+  std::stop_source source;
+  pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
+  std::jthread stopper([&] {
+    if (testing::WaitUntilBlockedIn(self, {SYS_ppoll}, Deadline::After(5s))) source.request_stop();
+  });
+  auto r = SleepFor(source.get_token(), 10s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kStopped);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's sleep was stopped by the parent";
 }
 
 // Pause loops that take roughly `d` on this machine.
