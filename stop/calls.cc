@@ -65,6 +65,11 @@ std::expected<Strategy, Error> Begin(const std::stop_token& token, ThreadState& 
   if (!strategy) return strategy;
   if (token.stop_requested()) return Stopped(call, fd);
   if (*strategy == Strategy::kEventFd) {
+    if (thread.stop_fd == internal::kStopFdGone) {
+      return Fail(ErrorCode::kUnsupported,
+                  std::string(call) + ": called from a thread_local destructor after the "
+                  "thread's stop eventfd was closed (eventfd strategy)");
+    }
     if (internal::StopFd(thread) < 0) return FailErrno("stop eventfd", errno);
     return strategy;
   }
@@ -140,10 +145,13 @@ struct FdOp {
   short events;  // the readiness that lets it proceed
   long nr;       // blocking form: nr(args...); args[0] is the descriptor
   long args[6];
-  // Non-blocking form: the result or -errno, -EOPNOTSUPP where the descriptor
-  // has none; nullptr when the operation has none at all (accept).
+  // Non-blocking form: the result, -errno, or kNoNowait where the descriptor has
+  // none; nullptr when the operation has none at all (accept).
   long (*nowait)(const FdOp& op);
 };
+
+// Outside the -errno range, so a real EOPNOTSUPP (MSG_OOB on UDP) stays an error.
+constexpr long kNoNowait = -5000;
 
 long ResultOrErrno(long r) { return r < 0 ? -errno : r; }
 
@@ -161,13 +169,14 @@ long ReadWriteNoWait(const FdOp& op) {
   long r = op.nr == SYS_read ? ::preadv2(fd, &iov, 1, -1, RWF_NOWAIT)
                              : ::pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
   r = ResultOrErrno(r);
-  // Files and block devices always poll as ready; their RWF_NOWAIT EAGAIN means
-  // "the data is on disk", which no readiness wait will change.
-  if (r == -EAGAIN) {
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) return -EOPNOTSUPP;
-  }
-  return r;
+  return r == -EOPNOTSUPP ? kNoNowait : r;  // RWF_NOWAIT refused by this descriptor
+}
+
+// Files and block devices always poll as ready; RWF_NOWAIT's EAGAIN there means
+// "the data is on disk", which no readiness wait will change.
+bool AlwaysReady(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
 RawResult PlainSyscall(const FdOp& op) {
@@ -180,12 +189,24 @@ RawResult PlainSyscall(const FdOp& op) {
 // without one, and only once readiness was seen (`waited`), the blocking form:
 // guarded under rseq/signal-pc (stoppable, though it may outlast the deadline),
 // plain otherwise (see the caveat in docs/stop.md). -EAGAIN means "wait".
+struct AttemptState {
+  bool nowait_ok = true;      // the descriptor takes the non-blocking form
+  bool file_checked = false;  // AlwaysReady() was asked (at most once per call)
+};
+
 RawResult Attempt(Strategy strategy, ThreadState& thread, const FdOp& op, bool waited,
-                  bool& nowait_ok) {
-  if (nowait_ok && op.nowait != nullptr) {
+                  AttemptState& state) {
+  if (state.nowait_ok && op.nowait != nullptr) {
     long r = op.nowait(op);
-    if (r != -EOPNOTSUPP) return {r, 0};
-    nowait_ok = false;
+    // EAGAIN although readiness was just seen: another thread took it, or the
+    // descriptor is a file whose data is on disk.
+    bool on_disk = false;
+    if (r == -EAGAIN && waited && op.nr != SYS_recvfrom && !state.file_checked) {
+      state.file_checked = true;
+      on_disk = AlwaysReady(static_cast<int>(op.args[0]));
+    }
+    if (r != kNoNowait && !on_disk) return {r, 0};
+    state.nowait_ok = false;
   }
   if (!waited) return {-EAGAIN, 0};
   if (UsesStub(strategy)) return GuardedSyscall(strategy, thread, op.nr, op.args);
@@ -204,7 +225,7 @@ std::expected<long, Error> RunFdOp(const std::stop_token& token, const FdOp& op,
   if (!strategy) return std::unexpected(strategy.error());
   CallScope scope(token, thread, WakeModeFor(*strategy));
   bool direct = UsesStub(*strategy) && deadline.infinite();
-  bool nowait_ok = true;
+  AttemptState attempt;
   for (bool first = true;; first = false) {
     RawResult r;
     if (direct) {
@@ -215,7 +236,7 @@ std::expected<long, Error> RunFdOp(const std::stop_token& token, const FdOp& op,
           return std::unexpected(ready.error());
         }
       }
-      r = Attempt(*strategy, thread, op, !first, nowait_ok);
+      r = Attempt(*strategy, thread, op, !first, attempt);
     }
     if (r.stopped) return Stopped(op.name, fd);
     if (r.value >= 0) return r.value;
@@ -274,18 +295,18 @@ std::expected<int, Error> Poll(const std::stop_token& token, std::span<pollfd> f
 namespace {
 
 RawResult BlockingEpoll(Strategy strategy, ThreadState& thread, int epoll_fd,
-                        std::span<epoll_event> events, int timeout_ms) {
+                        std::span<epoll_event> events, Deadline deadline) {
   auto n = static_cast<int>(events.size());
   if (strategy == Strategy::kEventFd) {
     // An epoll descriptor is readable while it has events: wait for it next to
     // the stop eventfd, then collect without blocking.
     pollfd p{epoll_fd, POLLIN, 0};
-    timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
-    RawResult w = EventFdPpoll(thread, &p, 1, timeout_ms < 0 ? nullptr : &ts);
+    RawResult w = BlockingPpoll(strategy, thread, &p, 1, deadline);
     if (w.stopped || w.value <= 0) return w;
     int r = ::epoll_wait(epoll_fd, events.data(), n, 0);
     return {r < 0 ? -errno : r, 0};
   }
+  int timeout_ms = deadline.RemainingMillis();
   if (strategy != Strategy::kSigmask) {
     return GuardedSyscall(strategy, thread, SYS_epoll_pwait,
                           {epoll_fd, Arg(events.data()), n, timeout_ms, 0, kSigsetSize});
@@ -305,7 +326,7 @@ std::expected<int, Error> EpollWait(const std::stop_token& token, int epoll_fd,
   if (!strategy) return std::unexpected(strategy.error());
   CallScope scope(token, thread, WakeModeFor(*strategy));
   for (;;) {
-    RawResult r = BlockingEpoll(*strategy, thread, epoll_fd, events, deadline.RemainingMillis());
+    RawResult r = BlockingEpoll(*strategy, thread, epoll_fd, events, deadline);
     if (r.stopped || (r.value == -EINTR && StopSeen(thread))) return Stopped("epoll_wait", epoll_fd);
     if (r.value > 0) return static_cast<int>(r.value);
     // Millisecond rounding can wake a little early: only an expired deadline ends it.

@@ -17,7 +17,9 @@
 #include "stop/internal/thread_state.h"
 
 #if defined(__x86_64__)
+extern "C" const char sv_stop_pc_entry[] __asm__("sv_stop_pc_syscall");
 extern "C" const char sv_stop_pc_begin[];
+extern "C" const char sv_stop_pc_end[];
 extern "C" const char sv_stop_pc_syscall_insn[];
 extern "C" const char sv_stop_pc_stopped[];
 #endif
@@ -53,20 +55,22 @@ void OnWakeSignal(int sig, siginfo_t*, void* context) {
   }
   auto* uc = static_cast<ucontext_t*>(context);
   greg_t& pc = uc->uc_mcontext.gregs[REG_RIP];
-  auto at = reinterpret_cast<greg_t>(sv_stop_pc_begin);
-  auto syscall_insn = reinterpret_cast<greg_t>(sv_stop_pc_syscall_insn);
-  // At syscall_insn itself the syscall has not run (or the kernel rewound the
-  // thread to restart it): the stop still wins.
-  if (pc >= at && pc <= syscall_insn) {
-    pc = reinterpret_cast<greg_t>(sv_stop_pc_stopped);
+  auto at = [](const char* symbol) { return reinterpret_cast<greg_t>(symbol); };
+  // At the syscall instruction itself the syscall has not run (or the kernel
+  // rewound the thread to restart it): the stop still wins.
+  if (pc >= at(sv_stop_pc_begin) && pc <= at(sv_stop_pc_syscall_insn)) {
+    pc = at(sv_stop_pc_stopped);
     thread.pc_redirects.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  // Inside the stub but outside the window: the thread may be in the handler of
-  // another signal that interrupted the syscall and, with SA_RESTART, will go
-  // back to the syscall instruction. Keep the wake-up pending and blocked until
-  // the interrupted context is restored, then it lands in the window (musl's
-  // cancellation does the same). The mask changed behind EnsureMask's back.
+  // Elsewhere in the stub (before the check, or after the syscall returned
+  // EINTR): the check or the caller sees the stop word. Nothing to do.
+  if (pc >= at(sv_stop_pc_entry) && pc < at(sv_stop_pc_end)) return;
+  // Outside the stub while the thread is in it: another signal's handler runs on
+  // top of the stub and, with SA_RESTART, may go back to the syscall instruction.
+  // Keep the wake-up pending and blocked until that handler's context is gone;
+  // then it lands in the window (musl's cancellation does the same). The mask
+  // changed behind EnsureMask's back.
   sigaddset(&uc->uc_sigmask, sig);
   thread.mask = internal::MaskState::kUnknown;
   syscall(SYS_tgkill, internal::ProcessId(), thread.tid, sig);

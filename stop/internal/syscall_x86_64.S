@@ -91,7 +91,10 @@ sv_stop_rseq_syscall:
         .size   sv_stop_rseq_syscall, .-sv_stop_rseq_syscall
 
 // ---- signal-pc: the wake-up handler moves a thread whose instruction pointer is
-// in [sv_stop_pc_begin, sv_stop_pc_syscall] to sv_stop_pc_stopped.
+// in [sv_stop_pc_begin, sv_stop_pc_syscall] to sv_stop_pc_stopped. The stub sets
+// frame->in_stub (offset 88) on entry and clears it on both exits, so the handler
+// can tell "elsewhere in this stub" (nothing to do: the check or the caller sees
+// the stop word) from "in another signal's handler nested over it".
         .globl  sv_stop_pc_syscall
         .hidden sv_stop_pc_syscall
         .type   sv_stop_pc_syscall, @function
@@ -108,6 +111,8 @@ sv_stop_pc_syscall:
         .cfi_adjust_cfa_offset 8
         .cfi_rel_offset %rbx, 0
         movq    %rdi, %rbx
+        movq    88(%rbx), %r11
+        movb    $1, (%r11)              // in_stub = 1
         movq    32(%rbx), %rax
         movq    40(%rbx), %rdi
         movq    48(%rbx), %rsi
@@ -129,6 +134,8 @@ sv_stop_pc_begin:
 sv_stop_pc_syscall_insn:
         syscall
         xorl    %edx, %edx
+        movq    88(%rbx), %rcx
+        movb    $0, (%rcx)              // in_stub = 0
         popq    %rbx
         .cfi_remember_state
         .cfi_adjust_cfa_offset -8
@@ -138,11 +145,16 @@ sv_stop_pc_syscall_insn:
 sv_stop_pc_stopped:
         movq    $EINTR_NEG, %rax
         movl    $1, %edx
+        movq    88(%rbx), %rcx
+        movb    $0, (%rcx)              // in_stub = 0
         popq    %rbx
         .cfi_adjust_cfa_offset -8
         .cfi_restore %rbx
         ret
         .cfi_endproc
+        .globl  sv_stop_pc_end
+        .hidden sv_stop_pc_end
+sv_stop_pc_end:
         .size   sv_stop_pc_syscall, .-sv_stop_pc_syscall
 
 // struct rseq_cs { u32 version, flags; u64 start_ip, post_commit_offset, abort_ip; }

@@ -63,7 +63,10 @@ namespace {
 struct StopFdOwner {
   int fd = -1;
   ~StopFdOwner() {
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return;
+    ::close(fd);
+    tls_thread.stop_fd = kStopFdGone;
+    tls_thread.stop_fd_written.store(false, std::memory_order_relaxed);
   }
 };
 thread_local StopFdOwner tls_stop_fd;
@@ -82,6 +85,10 @@ void ResetThreadAfterFork() {
 }
 
 int StopFd(ThreadState& thread) {
+  if (thread.stop_fd == kStopFdGone) {
+    errno = EBADF;
+    return -1;
+  }
   if (thread.stop_fd < 0) {
     thread.stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     tls_stop_fd.fd = thread.stop_fd;
@@ -127,12 +134,20 @@ const std::stop_token& CallScope::ResetFirst(const std::stop_token& token, Threa
 CallScope::CallScope(const std::stop_token& token, ThreadState& thread, std::uint8_t wake_mode)
     : flush_{&thread, wake_mode}, callback_(ResetFirst(token, thread), Waker{&thread, wake_mode}) {}
 
-// Any system call returns through the kernel's signal delivery; getppid is the
-// cheapest. Only after a stop, and only where the signal is not blocked.
+// Only after a stop. Unblocked, any system call takes a pending signal on its
+// way out (getppid is the cheapest); blocked (sigmask), sigtimedwait dequeues it.
 CallScope::PendingWakeFlush::~PendingWakeFlush() {
-  if ((mode & kWakeSignal) && thread->mask == MaskState::kUnblocked &&
-      thread->stop_word.load(std::memory_order_relaxed) != 0) {
+  if (!(mode & kWakeSignal) || thread->stop_word.load(std::memory_order_relaxed) == 0) return;
+  if (thread->mask == MaskState::kUnblocked) {
     syscall(SYS_getppid);
+  } else if (thread->mask == MaskState::kBlocked) {
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, Signal());
+    const timespec zero{};
+    int saved_errno = errno;
+    sigtimedwait(&wake, nullptr, &zero);
+    errno = saved_errno;
   }
 }
 
@@ -168,15 +183,12 @@ bool HaveStubs() {
 RawResult GuardedSyscall(Strategy strategy, ThreadState& thread, long nr, const long (&args)[6]) {
 #if defined(__x86_64__)
   SyscallFrame frame{&thread.stop_word, nullptr, thread.rseq_aborts, thread.window_spins, nr,
-                     {args[0], args[1], args[2], args[3], args[4], args[5]}};
+                     {args[0], args[1], args[2], args[3], args[4], args[5]}, &thread.in_pc_stub};
   if (strategy == Strategy::kRseq) {
     frame.rseq_cs = RseqField(thread);
     if (frame.rseq_cs != nullptr) return sv_stop_rseq_syscall(&frame);
   }
-  thread.in_pc_stub.store(true, std::memory_order_relaxed);
-  RawResult r = sv_stop_pc_syscall(&frame);
-  thread.in_pc_stub.store(false, std::memory_order_relaxed);
-  return r;
+  return sv_stop_pc_syscall(&frame);
 #else
   (void)strategy, (void)thread, (void)nr, (void)args;
   SV_CHECK(!"guarded syscalls need the x86-64 stubs");

@@ -21,8 +21,11 @@ struct SyscallFrame {
   std::uint64_t window_spins;                   // 24: pause loops after the check
   long nr;                                      // 32: system call number
   long args[6];                                 // 40: its arguments
+  std::atomic<bool>* in_stub;                   // 88: signal-pc stub sets 1 on entry, 0 on exit
 };
-static_assert(offsetof(SyscallFrame, nr) == 32 && offsetof(SyscallFrame, args) == 40);
+static_assert(offsetof(SyscallFrame, nr) == 32 && offsetof(SyscallFrame, args) == 40 &&
+              offsetof(SyscallFrame, in_stub) == 88);
+static_assert(sizeof(std::atomic<bool>) == 1 && std::atomic<bool>::is_always_lock_free);
 
 // Returned in rax:rdx by the stubs.
 struct RawResult {
@@ -48,12 +51,14 @@ struct ThreadState {
   std::uint32_t window_spins = 0;
   std::uint64_t rseq_aborts[2] = {0, 0};  // restarts, stops caught by an abort
   std::atomic<std::uint64_t> pc_redirects{0};  // written by the signal handler
-  // True while the thread runs the signal-pc stub; read by the signal handler.
+  // True while the thread runs the signal-pc stub (written by the stub itself);
+  // read by the signal handler. A siglongjmp out of the stub would leave it set:
+  // harmless, the handler then only re-raises a wake-up that has a stop word set.
   std::atomic<bool> in_pc_stub{false};
   // kEventFd: this thread's wake-up eventfd (created on first use, closed when
   // the thread exits), and whether a stop callback wrote to it since it was
   // last drained.
-  int stop_fd = -1;
+  int stop_fd = -1;  // kStopFdGone once the thread's thread_locals are destroyed
   std::atomic<bool> stop_fd_written{false};
 };
 
@@ -100,7 +105,9 @@ class CallScope {
 };
 
 // kEventFd: this thread's wake-up eventfd, created on first use; -1 (errno set)
-// when it cannot be created.
+// when it cannot be created. kStopFdGone after the thread's thread_local
+// destructors closed it (a call from a later destructor must not use the number).
+inline constexpr int kStopFdGone = -2;
 int StopFd(ThreadState& thread);
 
 // Makes the wake-up signal blocked (kSigmask) or unblocked (the others) in the

@@ -430,6 +430,37 @@ TEST_P(StopCallsTest, StopDuringAnotherRestartingHandlerIsNotMissed) {
   sigaction(SIGUSR2, &old, nullptr);
 }
 
+// After a stop the thread is left as it was: no wake-up signal pending for the
+// application's next system call (a ppoll with an empty mask would take it and
+// return EINTR), and the signal blocked only where the strategy keeps it so.
+TEST_P(StopCallsTest, StopLeavesNoWakeUpSignalPendingOrNewlyBlocked) {
+  UdpSocket udp = MakeUdp();
+  struct After {
+    bool stopped, pending, blocked;
+  };
+  std::promise<pid_t> tid;
+  std::promise<After> after;
+  std::jthread thread([&](std::stop_token token) {
+    tid.set_value(static_cast<pid_t>(::syscall(SYS_gettid)));
+    std::byte buf[8];
+    auto r = Recv(token, udp.fd.get(), buf);
+    sigset_t pending, mask;
+    sigpending(&pending);
+    pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+    after.set_value({!r && r.error().stopped(), sigismember(&pending, WakeSignal()) == 1,
+                     sigismember(&mask, WakeSignal()) == 1});
+  });
+  ASSERT_TRUE(testing::WaitUntilBlockedIn(tid.get_future().get(), BLOCKED_IN(SYS_recvfrom),
+                                          Deadline::After(5s)));
+  thread.request_stop();
+  auto f = after.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  After a = f.get();
+  EXPECT_TRUE(a.stopped);
+  EXPECT_FALSE(a.pending);
+  EXPECT_EQ(a.blocked, GetParam() == Strategy::kSigmask);
+}
+
 INSTANTIATE_TEST_SUITE_P(Strategies, StopCallsTest,
                          testing::AllStrategies(),
                          testing::StrategyParamName);

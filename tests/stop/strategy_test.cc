@@ -188,6 +188,29 @@ TEST(StrategyTest, ForkedChildDoesNotShareTheParentsStopEventFd) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's sleep was stopped by the parent";
 }
 
+// A thread_local destroyed after the thread's stop eventfd was closed may still
+// make a call; it must fail cleanly, not use a descriptor number reused by now.
+std::atomic<int> g_late_call_code{-1};
+
+struct CallsFromDestructor {
+  ~CallsFromDestructor() {
+    std::stop_source source;
+    auto r = SleepFor(source.get_token(), std::chrono::milliseconds(1));
+    g_late_call_code.store(r ? 0 : static_cast<int>(r.error().code()) + 1);
+  }
+};
+thread_local CallsFromDestructor tls_late_caller;
+
+TEST(StrategyTest, EventFdCallFromLateThreadLocalDestructorFailsCleanly) {
+  ASSERT_TRUE(SetStrategy(Strategy::kEventFd));
+  std::thread([] {
+    (void)&tls_late_caller;  // constructed first, so destroyed after the stop eventfd
+    std::stop_source source;
+    ASSERT_TRUE(SleepFor(source.get_token(), std::chrono::milliseconds(1)));
+  }).join();
+  EXPECT_EQ(g_late_call_code.load(), static_cast<int>(ErrorCode::kUnsupported) + 1);
+}
+
 // Pause loops that take roughly `d` on this machine.
 std::uint32_t PauseLoopsFor(std::chrono::milliseconds d) {
   constexpr std::uint32_t kProbe = 1'000'000;
