@@ -3,7 +3,9 @@
 // stop::Read under each strategy, all in one run of one process. Benchmark process.
 //
 // Figures are medians: unless the command line says otherwise every row warms up
-// for 0.1 s and runs --benchmark_repetitions=5; the console shows only aggregates.
+// for 0.1 s and runs --benchmark_repetitions=10, with the repetitions of all rows
+// randomly interleaved (the machine's speed drifts; rows run back to back would
+// each see a different machine); the console shows only aggregates.
 // --json prints instead one JSON object per line: each row's median
 // "<row>.ns_per_call" in thread CPU time (user + system; unlike wall time it leaves
 // out time spent preempted, which swamps a syscall on a shared machine) and, for
@@ -185,12 +187,13 @@ class JsonLinesReporter : public benchmark::BenchmarkReporter {
 
 // argv without --json, plus the defaults above for flags the user did not pass.
 std::vector<char*> BenchmarkArgs(int argc, char** argv, bool& json) {
-  static char repetitions[] = "--benchmark_repetitions=5";
+  static char repetitions[] = "--benchmark_repetitions=10";
+  static char interleave[] = "--benchmark_enable_random_interleaving=true";
   static char aggregates_only[] = "--benchmark_display_aggregates_only=true";
   static char warmup[] = "--benchmark_min_warmup_time=0.1";  // the first row was noisy
   std::vector<char*> args(argv, argv + argc);
   json = std::erase_if(args, [](std::string_view arg) { return arg == kJsonFlag; }) > 0;
-  for (char* flag : {repetitions, aggregates_only, warmup}) {
+  for (char* flag : {repetitions, interleave, aggregates_only, warmup}) {
     std::string_view name = std::string_view(flag).substr(0, std::string_view(flag).find('='));
     if (std::ranges::none_of(args, [&](std::string_view a) { return a.starts_with(name); })) {
       args.push_back(flag);
