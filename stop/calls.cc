@@ -47,7 +47,7 @@ std::unexpected<Error> TimedOut(const char* call, int fd) {
   return Fail(ErrorCode::kDeadlineExceeded, Context(call, fd) + ": deadline exceeded");
 }
 
-// rseq and signal-pc guard any system call with the stub; the others only waits.
+// rseq and signal-pc can guard any system call; sigmask and eventfd guard only waits.
 bool UsesStub(Strategy strategy) {
   return strategy == Strategy::kRseq || strategy == Strategy::kSignalPc;
 }
