@@ -90,7 +90,7 @@ enum class FutexScope : std::uint8_t {
 // while it blocks interrupts it. Returns the raw return value when it is not an
 // error. EINTR from another signal is returned as an error: only the caller knows
 // whether its call can be repeated. Needs kRseq or kSignalPc (x86-64); under
-// kSigmask it fails with kUnsupported.
+// kSigmask or kEventFd it fails with kUnsupported.
 [[nodiscard]] std::expected<long, Error> SyscallOrStop(const std::stop_token& token, long nr, long a1 = 0,
                                                        long a2 = 0, long a3 = 0, long a4 = 0,
                                                        long a5 = 0, long a6 = 0);
