@@ -18,6 +18,11 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kStopped: return "Stopped";
     case ErrorCode::kDeadlineExceeded: return "DeadlineExceeded";
     case ErrorCode::kClosed: return "Closed";
+    case ErrorCode::kPayloadTooLarge: return "PayloadTooLarge";
+    case ErrorCode::kProtocolViolation: return "ProtocolViolation";
+    case ErrorCode::kPluginError: return "PluginError";
+    case ErrorCode::kWorkerCrashed: return "WorkerCrashed";
+    case ErrorCode::kResourceLimit: return "ResourceLimit";
   }
   return "Unknown";
 }

@@ -20,6 +20,11 @@ enum class ErrorCode : std::uint8_t {
   kStopped,           // a stop was requested; the call did not (fully) run
   kDeadlineExceeded,  // the caller's deadline passed first
   kClosed,            // the peer closed its end (end of file)
+  kPayloadTooLarge,   // a request or response does not fit the channel's capacity
+  kProtocolViolation, // the other process broke the channel protocol (untrusted peer)
+  kPluginError,       // the plugin reported a failure; plugin_code() holds its code
+  kWorkerCrashed,     // the worker process died during the call
+  kResourceLimit,     // the worker hit one of its limits (memory, CPU time, files)
 };
 
 // The code's name without the leading "k", e.g. "DeadlineExceeded".
@@ -39,6 +44,12 @@ class Error {
   int sys_errno() const { return sys_errno_; }
   const std::string& message() const { return message_; }
   bool stopped() const { return code_ == ErrorCode::kStopped; }
+  // The plugin's own error code when code() is kPluginError, else 0.
+  std::int32_t plugin_code() const { return plugin_code_; }
+  Error& set_plugin_code(std::int32_t plugin_code) {
+    plugin_code_ = plugin_code;
+    return *this;
+  }
 
   // "memfd_create pool=zlib: Too many open files (errno 24)".
   std::string ToString() const;
@@ -46,6 +57,7 @@ class Error {
  private:
   ErrorCode code_;
   int sys_errno_;
+  std::int32_t plugin_code_ = 0;
   std::string message_;
 };
 

@@ -1,0 +1,250 @@
+#include "ipc/channel.h"
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "ipc/internal/futex.h"
+
+namespace sv::ipc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void WriteHeader(RegionHeader* header, RegionKind kind, std::uint32_t data_offset, std::uint32_t capacity) {
+  header->magic.store(kMagic, std::memory_order_relaxed);
+  header->layout_version.store(kLayoutVersion, std::memory_order_relaxed);
+  header->kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
+  header->data_offset.store(data_offset, std::memory_order_relaxed);
+  header->data_capacity.store(capacity, std::memory_order_relaxed);
+}
+
+std::int64_t DeadlineNanos(Deadline deadline) {
+  std::optional<timespec> ts = deadline.AbsoluteTimespec();
+  if (!ts) return INT64_MAX;
+  return std::int64_t{ts->tv_sec} * 1'000'000'000 + ts->tv_nsec;
+}
+
+// The Error a caller sees for an error status (not kOk or kReady).
+Error ResponseError(const DecodedResponse& response, std::uint32_t response_capacity) {
+  const std::string message = CopyOutMessage(response.payload);
+  const std::string code = std::to_string(response.plugin_code);
+  switch (response.status) {
+    case ResponseStatus::kPluginError:
+      return Error(ErrorCode::kPluginError, "plugin error " + code + ": " + message)
+          .set_plugin_code(response.plugin_code);
+    case ResponseStatus::kInitFailed:
+      return Error(ErrorCode::kPluginError, "plugin init failed (" + code + "): " + message)
+          .set_plugin_code(response.plugin_code);
+    case ResponseStatus::kOutputTooLarge:
+      return Error(ErrorCode::kPayloadTooLarge, "the plugin's response exceeds the response capacity of " +
+                                                    std::to_string(response_capacity) + " bytes");
+    case ResponseStatus::kResourceLimit:
+      return Error(ErrorCode::kResourceLimit, "worker hit a resource limit: " + message);
+    case ResponseStatus::kBadRequest:
+      return Error(ErrorCode::kInternal, "worker could not read the request: " + message);
+    case ResponseStatus::kOk:
+    case ResponseStatus::kReady:
+      break;
+  }
+  SV_CHECK(false && "ResponseError of a successful response");
+}
+
+}  // namespace
+
+ResponseLease::ResponseLease(ResponseLease&& other) noexcept
+    : channel_(std::exchange(other.channel_, nullptr)), output_(other.output_) {}
+
+ResponseLease::~ResponseLease() {
+  if (channel_ != nullptr) channel_->leased_ = false;
+}
+
+std::expected<std::unique_ptr<Channel>, Error> Channel::Create(const ChannelOptions& options) {
+  std::unique_ptr<Channel> channel(new Channel());
+  if (Status s = channel->Init(options); !s) return std::unexpected(s.error());
+  return channel;
+}
+
+Status Channel::Init(const ChannelOptions& options) {
+  if (options.request_capacity > kMaxCapacity || options.response_capacity > kMaxCapacity) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "channel capacity over the limit of " + std::to_string(kMaxCapacity) + " bytes");
+  }
+  request_capacity_ = options.request_capacity;
+  response_capacity_ = options.response_capacity;
+  spin_ = SpinPolicy(options.spin);
+
+  std::string request_name = options.name + "-request";
+  auto request_fd = internal::CreateMemfd(request_name.c_str(), RequestRegionSize(request_capacity_));
+  if (!request_fd) return std::unexpected(request_fd.error());
+  request_fd_ = std::move(*request_fd);
+  auto request = internal::Map(request_fd_.get(), RequestRegionSize(request_capacity_), true);
+  if (!request) return std::unexpected(request.error());
+  request_ = std::move(*request);
+  // Our writable mapping exists; from now on nobody (the worker included) can
+  // map the request region writable, write(2) it, or resize it.
+  if (Status s = internal::Seal(request_fd_.get(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+      !s) {
+    return s;
+  }
+
+  std::string response_name = options.name + "-response";
+  auto response_fd = internal::CreateMemfd(response_name.c_str(), ResponseRegionSize(response_capacity_));
+  if (!response_fd) return std::unexpected(response_fd.error());
+  response_fd_ = std::move(*response_fd);
+  auto response = internal::Map(response_fd_.get(), ResponseRegionSize(response_capacity_), true);
+  if (!response) return std::unexpected(response.error());
+  response_ = std::move(*response);
+  // The worker writes this region, but cannot shrink it under our mapping.
+  if (Status s = internal::Seal(response_fd_.get(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); !s) return s;
+
+  WriteHeader(request_.At<RegionHeader>(0), RegionKind::kRequest, kDataOffset, request_capacity_);
+  WriteHeader(response_.At<RegionHeader>(0), RegionKind::kResponse, kDataOffset, response_capacity_);
+  request_slot_ = request_.At<RequestSlot>(kSlotOffset);
+  response_slot_ = response_.At<ResponseSlot>(kSlotOffset);
+  // The hello is call 1: the worker waits for the doorbell to move past it.
+  request_slot_->doorbell.store(1, std::memory_order_relaxed);
+  request_slot_->call_id.store(1, std::memory_order_relaxed);
+  return {};
+}
+
+Channel::~Channel() = default;
+
+std::span<std::byte> Channel::InputArea() const {
+  return {request_.base() + kDataOffset + kInputOffset, request_capacity_};
+}
+
+void Channel::MarkPeerDead() {
+  dead_.store(1, std::memory_order_release);
+  internal::WakePrivate(dead_);
+}
+
+Error Channel::Break(Error error) {
+  if (broken_.empty()) broken_ = error.message();
+  return error;
+}
+
+Status Channel::CheckUsable(std::string_view method, std::size_t input_size) const {
+  if (leased_) return Fail(ErrorCode::kInUse, "channel busy: the previous response is still leased");
+  if (!broken_.empty()) return Fail(ErrorCode::kClosed, "channel unusable after: " + broken_);
+  if (method.size() > kMaxMethodSize) {
+    return Fail(ErrorCode::kInvalidArgument, "method name of " + std::to_string(method.size()) +
+                                                 " bytes exceeds the limit of " + std::to_string(kMaxMethodSize));
+  }
+  if (input_size > request_capacity_) {
+    return Fail(ErrorCode::kPayloadTooLarge, "request of " + std::to_string(input_size) +
+                                                 " bytes exceeds the channel's request capacity of " +
+                                                 std::to_string(request_capacity_) + " bytes");
+  }
+  return {};
+}
+
+void Channel::Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline) {
+  ++call_id_;
+  std::memcpy(request_.base() + kDataOffset + kMethodOffset, method.data(), method.size());
+  request_slot_->call_id.store(call_id_, std::memory_order_relaxed);
+  request_slot_->deadline_ns.store(DeadlineNanos(deadline), std::memory_order_relaxed);
+  request_slot_->kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
+  request_slot_->method_size.store(static_cast<std::uint32_t>(method.size()), std::memory_order_relaxed);
+  request_slot_->input_size.store(static_cast<std::uint32_t>(input_size), std::memory_order_relaxed);
+  // seq_cst store, then seq_cst load: either the worker sees the new doorbell
+  // before it sleeps, or we see worker_sleeping and wake it.
+  request_slot_->doorbell.store(static_cast<std::uint32_t>(call_id_), std::memory_order_seq_cst);
+  if (response_slot_->worker_sleeping.load(std::memory_order_seq_cst) != 0) {
+    internal::WakeShared(request_slot_->doorbell);
+  }
+}
+
+std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadline deadline) {
+  const auto want = static_cast<std::uint32_t>(call_id_);
+  const auto& bell = response_slot_->doorbell;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point spin_end = start + spin_.Budget();
+  bool caught_spinning = true;
+
+  // Spin: check the doorbell, and the clock every few rounds.
+  for (unsigned round = 0; bell.load(std::memory_order_acquire) != want; ++round) {
+    if ((round & 7) == 7 && (Clock::now() >= spin_end || peer_dead())) {
+      caught_spinning = false;
+      break;
+    }
+    CpuRelax();
+  }
+  // Sleep: announce it, then re-check (seq_cst pairs with the worker's
+  // doorbell store and its load of caller_sleeping).
+  while (!caught_spinning) {
+    request_slot_->caller_sleeping.store(1, std::memory_order_seq_cst);
+    const std::uint32_t seen = bell.load(std::memory_order_seq_cst);
+    if (seen == want) break;
+    if (peer_dead()) {
+      request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
+      return std::unexpected(Break(Error(ErrorCode::kWorkerCrashed,
+                                         "worker died during call " + std::to_string(call_id_))));
+    }
+    if (Status s = internal::WaitSharedOrDead(bell, seen, dead_, deadline); !s) {
+      request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
+      if (s.error().code() != ErrorCode::kDeadlineExceeded) return std::unexpected(Break(s.error()));
+      return std::unexpected(Break(Error(ErrorCode::kDeadlineExceeded,
+                                         "call " + std::to_string(call_id_) + ": deadline exceeded")));
+    }
+  }
+  request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  spin_.Record(Clock::now() - start, caught_spinning);
+
+  std::span<const std::byte> data(response_.base() + kDataOffset, response_capacity_);
+  DecodedResponse decoded{};
+  std::string violation = DecodeResponse(*response_slot_, data, call_id_, expecting, &decoded);
+  if (!violation.empty()) return std::unexpected(Break(Error(ErrorCode::kProtocolViolation, violation)));
+  return decoded;
+}
+
+Status Channel::WaitReady(Deadline deadline) {
+  if (call_id_ != 0) return Fail(ErrorCode::kInUse, "WaitReady called twice");
+  call_id_ = 1;  // the hello is call 1; the worker answers it unasked
+  auto response = Await(Expecting::kHello, deadline);
+  if (!response) return std::unexpected(response.error());
+  if (response->status == ResponseStatus::kInitFailed) {
+    return std::unexpected(Break(ResponseError(*response, response_capacity_)));
+  }
+  return {};
+}
+
+std::expected<std::span<const std::byte>, Error> Channel::Finish(std::string_view method, std::size_t input_size,
+                                                                 Deadline deadline) {
+  if (call_id_ == 0) return Fail(ErrorCode::kInUse, "call before WaitReady");
+  Post(RequestKind::kCall, method, input_size, deadline);
+  auto response = Await(Expecting::kCall, deadline);
+  if (!response) return std::unexpected(response.error());
+  if (response->status != ResponseStatus::kOk) return std::unexpected(ResponseError(*response, response_capacity_));
+  return response->payload;
+}
+
+std::expected<std::string, Error> Channel::Call(std::string_view method, std::string_view input, Deadline deadline) {
+  if (Status s = CheckUsable(method, input.size()); !s) return std::unexpected(s.error());
+  if (!input.empty()) std::memcpy(InputArea().data(), input.data(), input.size());
+  auto output = Finish(method, input.size(), deadline);
+  if (!output) return std::unexpected(output.error());
+  return CopyOut(*output);
+}
+
+std::expected<ResponseLease, Error> Channel::CallInPlace(std::string_view method, std::size_t input_size,
+                                                         Deadline deadline) {
+  if (Status s = CheckUsable(method, input_size); !s) return std::unexpected(s.error());
+  auto output = Finish(method, input_size, deadline);
+  if (!output) return std::unexpected(output.error());
+  leased_ = true;
+  return ResponseLease(this, *output);
+}
+
+Status Channel::RequestStop() {
+  if (!broken_.empty()) return Fail(ErrorCode::kClosed, "channel unusable after: " + broken_);
+  if (leased_) return Fail(ErrorCode::kInUse, "channel busy: the previous response is still leased");
+  if (call_id_ == 0) call_id_ = 1;  // skip the hello: the worker reads requests from call 2 on
+  Post(RequestKind::kStop, {}, 0, Deadline::Infinite());
+  return {};
+}
+
+}  // namespace sv::ipc

@@ -1,0 +1,44 @@
+// The trusted side's reader of a worker's response: the one place that reads
+// fields a (possibly hostile) worker wrote. Runs in the trusted process; fuzzed
+// by tests/ipc/decoder_fuzz.cc.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "ipc/layout.h"
+
+namespace sv::ipc {
+
+// Which answer the trusted side is waiting for.
+enum class Expecting : std::uint8_t {
+  kHello,  // call 1: kReady or kInitFailed
+  kCall,   // a call: kOk or one of the error statuses
+};
+
+// A response whose fields passed validation. `payload` lies inside the data
+// area passed to DecodeResponse: the output for kOk, else the message. The
+// bytes stay shared: the worker can still change them, so copy before parsing.
+struct DecodedResponse {
+  ResponseStatus status;
+  std::int32_t plugin_code;
+  std::span<const std::byte> payload;
+};
+
+// Loads each field of `slot` exactly once and checks it: the call id must be
+// `call_id`, the status one `expecting` allows, sizes within `data` (the
+// trusted side's own view of the area, never a size the worker wrote) and
+// within kMaxMessageSize for messages. On success fills `out` and returns an
+// empty string; otherwise returns what the worker got wrong (the caller makes
+// it a kProtocolViolation). Never reads outside `slot` and `data`; never
+// blocks. Free of <expected> so the fuzzer builds it with clang 14.
+[[nodiscard]] std::string DecodeResponse(const ResponseSlot& slot, std::span<const std::byte> data,
+                                         std::uint64_t call_id, Expecting expecting, DecodedResponse* out);
+
+// Copies shared bytes into a string the worker can no longer change.
+std::string CopyOut(std::span<const std::byte> bytes);
+// CopyOut for a message meant for people and logs: control characters become '?'.
+std::string CopyOutMessage(std::span<const std::byte> bytes);
+
+}  // namespace sv::ipc

@@ -1,0 +1,74 @@
+// A test harness that plays the supervisor's part for one sv-worker: spawns it
+// with a channel, watches its pidfd (declaring the peer dead on exit), kills
+// it through the pidfd and reaps it. Runs in the test process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <expected>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/deadline.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
+#include "ipc/channel.h"
+#include "worker/options.h"
+
+namespace sv::testing {
+
+// How a worker ended.
+struct ExitInfo {
+  bool signaled = false;
+  int code = 0;  // exit status, or the signal number when signaled
+  std::string ToString() const;
+};
+
+struct SpawnOptions {
+  worker::Options worker;                 // parent is filled in
+  ipc::ChannelOptions channel;
+  int stdout_fd = -1;                     // the worker's stdout; -1: /dev/null
+  int stderr_fd = 2;                      // the worker's stderr
+  std::string worker_path;                // default: SV_WORKER_PATH
+};
+
+class WorkerProcess {
+ public:
+  // Spawns sv-worker (posix_spawn + pidfd_open). Does not wait for readiness.
+  [[nodiscard]] static std::expected<std::unique_ptr<WorkerProcess>, Error> Spawn(SpawnOptions options);
+  // Spawns and waits for the ready report.
+  [[nodiscard]] static std::expected<std::unique_ptr<WorkerProcess>, Error> Start(SpawnOptions options,
+                                                                                  Deadline deadline);
+  ~WorkerProcess();  // kills and reaps the worker if it still runs
+
+  ipc::Channel& channel() { return *channel_; }
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+
+  // pidfd_send_signal.
+  [[nodiscard]] Status Signal(int sig);
+  // Waits until the worker exited (and reaps it), until `deadline`.
+  [[nodiscard]] std::expected<ExitInfo, Error> Wait(Deadline deadline);
+
+ private:
+  WorkerProcess() = default;
+  std::unique_ptr<ipc::Channel> channel_;
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  std::jthread watcher_;  // marks the channel's peer dead when the pidfd fires
+  std::optional<ExitInfo> exit_;
+};
+
+// Paths of programs and plugins built next to the tests.
+std::string WorkerPath();
+std::string PluginPath(const std::string& name);  // e.g. "echo" → .../libecho_plugin.so
+
+// Options for a worker of `plugin` in pool "test", with the test's pid as parent.
+SpawnOptions DefaultSpawnOptions(const std::string& plugin);
+
+// Makes this process a child subreaper, so orphans of a killed worker become
+// its children. Returns the pids of its current children other than `except`.
+void BecomeSubreaper();
+
+}  // namespace sv::testing

@@ -1,0 +1,125 @@
+#include "worker/plugin_host.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <vector>
+
+namespace sv::worker {
+namespace {
+
+// sv_output over the channel's response area.
+struct OutputBuffer {
+  sv_output c;
+  std::byte* base;
+  std::size_t capacity;
+  std::size_t used = 0;
+  bool too_large = false;
+
+  static OutputBuffer* Of(sv_output* out) { return static_cast<OutputBuffer*>(out->impl); }
+
+  static int Write(sv_output* out, const void* data, std::size_t size) {
+    OutputBuffer* self = Of(out);
+    if (size > self->capacity - self->used) {
+      self->too_large = true;
+      return -1;
+    }
+    if (size != 0) std::memcpy(self->base + self->used, data, size);
+    self->used += size;
+    return 0;
+  }
+  static void* Tail(sv_output* out, std::size_t* room) {
+    OutputBuffer* self = Of(out);
+    *room = self->capacity - self->used;
+    return self->base + self->used;
+  }
+  static int Advance(sv_output* out, std::size_t size) {
+    OutputBuffer* self = Of(out);
+    if (size > self->capacity - self->used) {
+      self->too_large = true;
+      return -1;
+    }
+    self->used += size;
+    return 0;
+  }
+};
+
+std::unexpected<Error> LoadError(const std::string& path, const std::string& what) {
+  return Fail(ErrorCode::kInvalidArgument, "plugin " + path + ": " + what);
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<PluginHost>, Error> PluginHost::Load(const Options& options) {
+  void* handle = dlopen(options.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return LoadError(options.plugin, why != nullptr ? why : "dlopen failed");
+  }
+  auto entry = reinterpret_cast<sv_plugin_entry_fn>(dlsym(handle, SV_PLUGIN_ENTRY_SYMBOL));
+  const sv_plugin* plugin = entry != nullptr ? entry() : nullptr;
+  std::string problem;
+  if (entry == nullptr) {
+    problem = "no " SV_PLUGIN_ENTRY_SYMBOL " symbol (is it an sv plugin?)";
+  } else if (plugin == nullptr) {
+    problem = SV_PLUGIN_ENTRY_SYMBOL "() returned NULL";
+  } else if (plugin->abi_version != SV_PLUGIN_ABI_VERSION) {
+    problem = "built for plugin ABI " + std::to_string(plugin->abi_version) + ", this sv-worker speaks " +
+              std::to_string(SV_PLUGIN_ABI_VERSION);
+  } else if (plugin->struct_size < sizeof(sv_plugin) || plugin->call == nullptr) {
+    problem = "malformed sv_plugin (size or call missing)";
+  }
+  if (!problem.empty()) {
+    dlclose(handle);
+    return LoadError(options.plugin, problem);
+  }
+  return std::unique_ptr<PluginHost>(new PluginHost(handle, plugin, options));
+}
+
+// The plugin is never dlclose()d: its threads or atexit handlers may still
+// point into it, and the process is about to exit anyway.
+PluginHost::~PluginHost() = default;
+
+std::expected<void, PluginHost::InitFailure> PluginHost::Init() {
+  if (plugin_->init == nullptr) return {};
+  std::vector<sv_config_entry> entries;
+  entries.reserve(options_.config.size());
+  for (const auto& [key, value] : options_.config) entries.push_back({key.c_str(), value.c_str()});
+  sv_error err{};
+  int rc = plugin_->init(entries.data(), entries.size(), &state_, &err);
+  if (rc == SV_OK) return {};
+  err.message[sizeof err.message - 1] = '\0';
+  return std::unexpected(InitFailure{err.code != 0 ? err.code : rc, err.message, rc != SV_INIT_RETRY});
+}
+
+void PluginHost::Serve(const ipc::Request& request, ipc::WorkerChannel& channel) {
+  std::span<std::byte> area = channel.OutputArea();
+  OutputBuffer out{{&OutputBuffer::Write, &OutputBuffer::Tail, &OutputBuffer::Advance, nullptr},
+                   area.data(), area.size()};
+  out.c.impl = &out;
+  sv_call_info info{request.call_id, INT64_MAX, options_.pool.c_str(), options_.index};
+  if (auto ts = request.deadline.AbsoluteTimespec()) {
+    info.deadline_ns = std::int64_t{ts->tv_sec} * 1'000'000'000 + ts->tv_nsec;
+  }
+  sv_error err{};
+  int rc = plugin_->call(state_, &info, request.method.data(), request.method.size(), request.input.data(),
+                         request.input.size(), &out.c, &err);
+  err.message[sizeof err.message - 1] = '\0';
+  if (out.too_large) {
+    channel.ReplyError(ipc::ResponseStatus::kOutputTooLarge, 0, "response too large");
+  } else if (rc == SV_OK) {
+    channel.ReplyOk(out.used);
+  } else if (rc == SV_ERR_OUT_OF_MEMORY) {
+    std::string what = "out of memory";
+    if (options_.limits.address_space) what += " (address-space limit " + std::to_string(*options_.limits.address_space) + " bytes)";
+    channel.ReplyError(ipc::ResponseStatus::kResourceLimit, rc, what + ": " + err.message);
+  } else {
+    channel.ReplyError(ipc::ResponseStatus::kPluginError, err.code != 0 ? err.code : rc, err.message);
+  }
+}
+
+void PluginHost::Shutdown() {
+  if (plugin_->shutdown != nullptr) plugin_->shutdown(state_);
+}
+
+}  // namespace sv::worker
