@@ -35,7 +35,10 @@ std::string ExitInfo::ToString() const {
 std::string WorkerPath() { return SV_WORKER_PATH; }
 
 std::string PluginPath(const std::string& name) {
-  if (name == "misbehave") return SV_MISBEHAVE_PLUGIN_PATH;
+  // The test helpers' plugins live apart from the examples.
+  for (const char* helper : {"misbehave", "bad_abi", "init_fails"}) {
+    if (name == helper) return std::string(SV_HELPER_PLUGIN_DIR) + "/lib" + name + "_plugin.so";
+  }
   return std::string(SV_PLUGIN_DIR) + "/lib" + name + "_plugin.so";
 }
 
@@ -61,7 +64,7 @@ std::expected<std::unique_ptr<WorkerProcess>, Error> WorkerProcess::Spawn(SpawnO
   if (!request || !response) return std::unexpected(!request ? request.error() : response.error());
   UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
 
-  options.worker.parent = getpid();
+  if (options.worker.parent == 0) options.worker.parent = getpid();
   std::string path = options.worker_path.empty() ? WorkerPath() : options.worker_path;
   std::vector<std::string> args = worker::ToArguments(options.worker);
   args.insert(args.begin(), path);

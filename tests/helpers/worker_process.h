@@ -26,7 +26,7 @@ struct ExitInfo {
 };
 
 struct SpawnOptions {
-  worker::Options worker;                 // parent is filled in
+  worker::Options worker;                 // parent 0 is filled in with ours
   ipc::ChannelOptions channel;
   int stdout_fd = -1;                     // the worker's stdout; -1: /dev/null
   int stderr_fd = 2;                      // the worker's stderr
@@ -68,7 +68,7 @@ std::string PluginPath(const std::string& name);  // e.g. "echo" → .../libecho
 SpawnOptions DefaultSpawnOptions(const std::string& plugin);
 
 // Makes this process a child subreaper, so orphans of a killed worker become
-// its children. Returns the pids of its current children other than `except`.
+// its children.
 void BecomeSubreaper();
 
 }  // namespace sv::testing

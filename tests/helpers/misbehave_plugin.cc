@@ -1,0 +1,195 @@
+// A plugin that misbehaves on request, for the tests of sv-worker and the
+// channel: hangs, crashes, exhausts memory, forges responses, tampers with the
+// read-only region, floods stdout. Also reports what its sandbox looks like.
+// Runs in sv-worker; each method name says what it does.
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ipc/layout.h"
+#include "sv/plugin.hpp"
+
+namespace {
+
+using sv::plugin::Call;
+using sv::plugin::Output;
+using sv::plugin::Status;
+
+[[noreturn]] void SleepForever() {
+  std::atomic<std::uint32_t> word{0};
+  for (;;) syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+}
+
+[[noreturn]] void SpinForever() {
+  for (;;) asm volatile("" ::: "memory");
+}
+
+std::string ErrnoName(int err) {
+  switch (err) {
+    case 0: return "OK";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case EINVAL: return "EINVAL";
+    case EBUSY: return "EBUSY";
+    default: return "errno" + std::to_string(err);
+  }
+}
+
+// Maps a channel region writable if the kernel allows it, else read-only.
+void* MapRegion(int fd, int prot) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return nullptr;
+  void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), prot, MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// Writes a response of its own making straight into shared memory, rings the
+// doorbell, wakes the caller, then hangs so the real reply never overwrites it.
+[[noreturn]] void Forge(const Call& call, std::uint64_t call_id, std::uint32_t output_size) {
+  auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
+  if (base == nullptr) std::abort();
+  auto* slot = reinterpret_cast<sv::ipc::ResponseSlot*>(base + sv::ipc::kSlotOffset);
+  slot->call_id.store(call_id);
+  slot->status.store(static_cast<std::uint32_t>(sv::ipc::ResponseStatus::kOk));
+  slot->output_size.store(output_size);
+  slot->doorbell.store(static_cast<std::uint32_t>(call.info->call_id));
+  syscall(SYS_futex, &slot->doorbell, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  SleepForever();
+}
+
+// Tries every way to write the read-only request region or to resize either
+// region; reports each outcome ("ftruncate_request=EPERM ...").
+std::string Tamper() {
+  std::string report;
+  auto note = [&](const char* what, bool ok) {
+    report += std::string(what) + "=" + (ok ? "OK" : ErrnoName(errno)) + " ";
+  };
+  note("ftruncate_request", ftruncate(sv::ipc::kRequestFd, 0) == 0);
+  note("ftruncate_response", ftruncate(sv::ipc::kResponseFd, 1) == 0);
+  note("mmap_write_request", MapRegion(sv::ipc::kRequestFd, PROT_READ | PROT_WRITE) != nullptr);
+  void* ro = MapRegion(sv::ipc::kRequestFd, PROT_READ);
+  note("mprotect_write_request", ro != nullptr && mprotect(ro, 4096, PROT_READ | PROT_WRITE) == 0);
+  char byte = 0;
+  note("pwrite_request", pwrite(sv::ipc::kRequestFd, &byte, 1, 0) == 1);
+  int rw = open(("/proc/self/fd/" + std::to_string(sv::ipc::kRequestFd)).c_str(), O_RDWR);
+  note("reopen_write_request", rw >= 0 && MapRegion(rw, PROT_READ | PROT_WRITE) != nullptr);
+  return report;
+}
+
+std::string OpenFds() {
+  std::string fds;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return "opendir failed";
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.' || std::atoi(e->d_name) == dirfd(dir)) continue;
+    fds += std::string(e->d_name) + " ";
+  }
+  closedir(dir);
+  return fds;
+}
+
+std::string Sandbox() {
+  auto limit = [](int resource) {
+    rlimit r{};
+    getrlimit(resource, &r);
+    return r.rlim_cur == RLIM_INFINITY ? std::string("inf") : std::to_string(r.rlim_cur);
+  };
+  const char* tmp = std::getenv("TMPDIR");
+  struct stat st {};
+  std::string tmp_mode = tmp != nullptr && stat(tmp, &st) == 0 ? std::to_string(st.st_mode & 0777) : "none";
+  return "as=" + limit(RLIMIT_AS) + " cpu=" + limit(RLIMIT_CPU) + " nofile=" + limit(RLIMIT_NOFILE) +
+         " core=" + limit(RLIMIT_CORE) + " pgid_is_pid=" + (getpgid(0) == getpid() ? "1" : "0") +
+         " tmpdir=" + (tmp != nullptr ? tmp : "") + " tmpdir_mode=" + tmp_mode + " fds=" + OpenFds();
+}
+
+Status Flood(const Call& call) {
+  const long mib = std::atol(std::string(call.input).c_str());
+  std::string line(1023, 'x');
+  line += '\n';
+  for (long i = 0; i < mib * 1024; ++i) {
+    if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) break;
+  }
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+Status Allocate() {
+  // Until the address-space limit: new throws std::bad_alloc, which the SDK
+  // reports as SV_ERR_OUT_OF_MEMORY (the caller sees ResourceLimit).
+  std::vector<std::unique_ptr<char[]>> chunks;
+  for (;;) {
+    chunks.emplace_back(new char[1 << 20]);
+    std::memset(chunks.back().get(), 1, 1 << 20);
+  }
+}
+
+}  // namespace
+
+SV_PLUGIN("misbehave", [](const sv::plugin::Config&, sv::plugin::Registry& r) {
+  r.Method("echo", [](const Call& c, Output& out) { return out.Write(c.input); });
+  r.Method("hang_futex", [](const Call&, Output&) -> Status { SleepForever(); });
+  r.Method("spin_signals_blocked", [](const Call&, Output&) -> Status {
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, nullptr);
+    SpinForever();
+  });
+  r.Method("spin", [](const Call&, Output&) -> Status {
+    SpinForever();
+  });
+  r.Method("segfault", [](const Call&, Output&) -> Status {
+    volatile int* volatile nowhere = nullptr;
+    *nowhere = 1;
+    return Status::Ok();
+  });
+  r.Method("abort", [](const Call&, Output&) -> Status { std::abort(); });
+  r.Method("exit", [](const Call& c, Output&) -> Status { _exit(std::atoi(std::string(c.input).c_str())); });
+  r.Method("allocate", [](const Call&, Output&) { return Allocate(); });
+  r.Method("fork_setsid", [](const Call&, Output& out) -> Status {
+    pid_t child = fork();
+    if (child == 0) {
+      setsid();
+      SleepForever();
+    }
+    return out.Write(std::to_string(child));
+  });
+  r.Method("oversized_length", [](const Call& c, Output&) -> Status { Forge(c, c.info->call_id, 0xFFFF'FFF0u); });
+  r.Method("wrong_call_id", [](const Call& c, Output&) -> Status { Forge(c, c.info->call_id + 7, 0); });
+  r.Method("tamper", [](const Call&, Output& out) { return out.Write(Tamper()); });
+  r.Method("wake_loop", [](const Call& c, Output& out) {
+    // Wakes the caller's doorbell futex input-many times without answering.
+    auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
+    auto* bell = reinterpret_cast<std::atomic<std::uint32_t>*>(base + sv::ipc::kSlotOffset);
+    const long rounds = std::atol(std::string(c.input).c_str());
+    for (long i = 0; rounds < 0 || i < rounds; ++i) {
+      syscall(SYS_futex, bell, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+    }
+    return out.Write("woke");
+  });
+  r.Method("flood_stdout", [](const Call& c, Output&) { return Flood(c); });
+  r.Method("sandbox", [](const Call&, Output& out) { return out.Write(Sandbox()); });
+  r.Method("fail", [](const Call&, Output&) { return Status::Error(42, "failed\non purpose"); });
+  r.Method("throw", [](const Call&, Output&) -> Status { throw std::runtime_error("thrown on purpose"); });
+  r.Method("too_large", [](const Call&, Output& out) {
+    std::size_t room = 0;
+    out.Tail(&room);
+    out.Advance(room + 1);
+    return Status::Ok();
+  });
+  return Status::Ok();
+});
