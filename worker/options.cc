@@ -7,7 +7,7 @@ namespace sv::worker {
 namespace {
 
 std::unexpected<Error> Bad(std::string message) {
-  return Fail(ErrorCode::kInvalidArgument, "sv-worker: " + message);
+  return Fail(ErrorCode::kInvalidArgument, std::move(message));
 }
 
 std::expected<std::uint64_t, Error> Number(std::string_view flag, std::string_view text) {

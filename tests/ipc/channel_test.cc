@@ -1,0 +1,142 @@
+// The trusted side of the channel: limits, the zero-copy path, sealing, and
+// waits that end on a deadline or a dead peer. Calls go to a real sv-worker
+// running the echo plugin.
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "ipc/channel.h"
+#include "tests/helpers/worker_process.h"
+
+namespace sv::ipc {
+namespace {
+
+using sv::testing::DefaultSpawnOptions;
+using sv::testing::WorkerProcess;
+
+Deadline Soon() { return Deadline::After(std::chrono::seconds(20)); }
+
+std::unique_ptr<WorkerProcess> StartEcho(std::uint32_t capacity = 64 * 1024) {
+  sv::testing::SpawnOptions options = DefaultSpawnOptions("echo");
+  options.channel.request_capacity = capacity;
+  options.channel.response_capacity = capacity;
+  auto w = WorkerProcess::Start(options, Soon());
+  EXPECT_TRUE(w) << w.error().ToString();
+  return w ? std::move(*w) : nullptr;
+}
+
+TEST(ChannelTest, RoundTripsPayloadsUpToExactlyTheCapacity) {
+  auto w = StartEcho(4096);
+  ASSERT_NE(w, nullptr);
+  for (std::size_t size : {0ul, 1ul, 100ul, 4095ul, 4096ul}) {
+    std::string input(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) input[i] = static_cast<char>(i * 31 + size);
+    auto out = w->channel().Call("echo", input, Soon());
+    ASSERT_TRUE(out) << size << ": " << out.error().ToString();
+    EXPECT_EQ(*out, input) << size;
+  }
+}
+
+TEST(ChannelTest, RejectsRequestLargerThanCapacityWithoutSending) {
+  auto w = StartEcho(4096);
+  ASSERT_NE(w, nullptr);
+  const std::uint64_t before = w->channel().last_call_id();
+  auto out = w->channel().Call("echo", std::string(4097, 'x'), Soon());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kPayloadTooLarge);
+  EXPECT_NE(out.error().message().find("4097"), std::string::npos) << out.error().message();
+  EXPECT_EQ(w->channel().last_call_id(), before);
+  auto ok = w->channel().Call("echo", "next", Soon());
+  ASSERT_TRUE(ok) << ok.error().ToString();
+}
+
+TEST(ChannelTest, RejectsOverlongMethodName) {
+  auto w = StartEcho();
+  ASSERT_NE(w, nullptr);
+  auto out = w->channel().Call(std::string(kMaxMethodSize + 1, 'm'), "", Soon());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(ChannelTest, ZeroCopyCallLeavesTheResponseInPlaceUntilReleased) {
+  auto w = StartEcho();
+  ASSERT_NE(w, nullptr);
+  Channel& channel = w->channel();
+  std::span<std::byte> input = channel.InputArea();
+  ASSERT_EQ(input.size(), 64u * 1024);
+  std::memcpy(input.data(), "in place", 8);
+  {
+    auto lease = channel.CallInPlace("echo", 8, Soon());
+    ASSERT_TRUE(lease) << lease.error().ToString();
+    EXPECT_EQ(lease->view(), "in place");
+    auto busy = channel.Call("echo", "x", Soon());
+    ASSERT_FALSE(busy);
+    EXPECT_EQ(busy.error().code(), ErrorCode::kInUse);
+  }
+  auto after = channel.Call("echo", "released", Soon());
+  ASSERT_TRUE(after) << after.error().ToString();
+  EXPECT_EQ(*after, "released");
+}
+
+TEST(ChannelTest, ManyCallsWithoutSpinningStayInStep) {
+  sv::testing::SpawnOptions options = DefaultSpawnOptions("echo");
+  options.channel.spin.budget = std::chrono::nanoseconds(0);
+  options.worker.spin.budget = std::chrono::nanoseconds(0);
+  auto w = WorkerProcess::Start(options, Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  for (int i = 0; i < 2000; ++i) {
+    std::string input = std::to_string(i);
+    auto out = (*w)->channel().Call("echo", input, Soon());
+    ASSERT_TRUE(out) << i << ": " << out.error().ToString();
+    ASSERT_EQ(*out, input);
+  }
+}
+
+TEST(ChannelTest, RegionsAreSealedAndTheRequestRegionCannotBeMappedWritable) {
+  auto channel = Channel::Create({.request_capacity = 4096, .response_capacity = 4096});
+  ASSERT_TRUE(channel) << channel.error().ToString();
+  int request_seals = fcntl((*channel)->request_fd(), F_GET_SEALS);
+  EXPECT_EQ(request_seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+  int response_seals = fcntl((*channel)->response_fd(), F_GET_SEALS);
+  EXPECT_EQ(response_seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  void* writable = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, (*channel)->request_fd(), 0);
+  EXPECT_EQ(writable, MAP_FAILED);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(ftruncate((*channel)->response_fd(), 0), 0);
+}
+
+TEST(ChannelTest, RejectsCapacityOverTheLimit) {
+  auto channel = Channel::Create({.request_capacity = kMaxCapacity + 1});
+  ASSERT_FALSE(channel);
+  EXPECT_EQ(channel.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(ChannelTest, WaitWithoutAWorkerEndsAtTheDeadline) {
+  auto channel = Channel::Create({.request_capacity = 4096, .response_capacity = 4096});
+  ASSERT_TRUE(channel);
+  Status ready = (*channel)->WaitReady(Deadline::After(std::chrono::milliseconds(50)));
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().code(), ErrorCode::kDeadlineExceeded);
+}
+
+TEST(ChannelTest, MarkPeerDeadEndsAWaitInAnotherThread) {
+  auto channel = Channel::Create({.request_capacity = 4096, .response_capacity = 4096, .spin = {.budget = {}}});
+  ASSERT_TRUE(channel);
+  Channel* c = channel->get();
+  std::optional<Status> result;
+  std::thread waiter([&] { result = c->WaitReady(Deadline::After(std::chrono::seconds(30))); });
+  c->MarkPeerDead();
+  waiter.join();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(*result);
+  EXPECT_EQ(result->error().code(), ErrorCode::kWorkerCrashed);
+}
+
+}  // namespace
+}  // namespace sv::ipc

@@ -1,0 +1,131 @@
+// sv-worker's start-up and shutdown: the sandbox it builds before loading the
+// plugin, its refusals, and its exit codes. Real worker processes.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <string>
+
+#include "tests/helpers/worker_process.h"
+
+namespace sv::testing {
+namespace {
+
+Deadline Soon() { return Deadline::After(std::chrono::seconds(20)); }
+
+// Spawns a worker expected to fail before ready; returns its exit.
+ExitInfo ExpectStartFailure(SpawnOptions options, ErrorCode code) {
+  auto w = WorkerProcess::Spawn(std::move(options));
+  EXPECT_TRUE(w) << w.error().ToString();
+  if (!w) return {};
+  Status ready = (*w)->channel().WaitReady(Soon());
+  EXPECT_FALSE(ready);
+  if (!ready) {
+    EXPECT_EQ(ready.error().code(), code) << ready.error().ToString();
+  }
+  auto exit = (*w)->Wait(Soon());
+  EXPECT_TRUE(exit) << exit.error().ToString();
+  return exit ? *exit : ExitInfo{};
+}
+
+TEST(SvWorkerTest, MissingPluginExitsPermanently) {
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.worker.plugin = "/nonexistent/libnothing.so";
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kPluginError);
+  EXPECT_FALSE(exit.signaled);
+  EXPECT_EQ(exit.code, 100);
+}
+
+TEST(SvWorkerTest, AbiMismatchExitsPermanently) {
+  ExitInfo exit = ExpectStartFailure(DefaultSpawnOptions("bad_abi"), ErrorCode::kPluginError);
+  EXPECT_EQ(exit.code, 100);
+}
+
+TEST(SvWorkerTest, NotAPluginExitsPermanently) {
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.worker.plugin = "libz.so.1";  // a real library without the entry symbol
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kPluginError);
+  EXPECT_EQ(exit.code, 100);
+}
+
+TEST(SvWorkerTest, InitFailureReportsThePluginsMessageAndExitCode) {
+  SpawnOptions fatal = DefaultSpawnOptions("init_fails");
+  auto w = WorkerProcess::Spawn(fatal);
+  ASSERT_TRUE(w);
+  Status ready = (*w)->channel().WaitReady(Soon());
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().plugin_code(), 77);
+  EXPECT_NE(ready.error().message().find("cannot reach the database"), std::string::npos);
+  auto exit = (*w)->Wait(Soon());
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 100);
+
+  SpawnOptions retry = DefaultSpawnOptions("init_fails");
+  retry.worker.config = {{"mode", "retry"}};
+  EXPECT_EQ(ExpectStartFailure(retry, ErrorCode::kPluginError).code, 111);
+}
+
+TEST(SvWorkerTest, BadArgumentsExitPermanently) {
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.worker.config = {{"", "no key"}};
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kWorkerCrashed);
+  EXPECT_EQ(exit.code, 100);
+}
+
+TEST(SvWorkerTest, ExitsWhenItsParentIsNotTheOneNamed) {
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.worker.parent = 1;
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kWorkerCrashed);
+  EXPECT_EQ(exit.code, 111);
+}
+
+TEST(SvWorkerTest, SigtermStopsGracefully) {
+  auto w = WorkerProcess::Start(DefaultSpawnOptions("echo"), Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  ASSERT_TRUE((*w)->Signal(SIGTERM));
+  auto exit = (*w)->Wait(Soon());
+  ASSERT_TRUE(exit);
+  EXPECT_FALSE(exit->signaled);
+  EXPECT_EQ(exit->code, 0);
+}
+
+TEST(SvWorkerTest, BuildsItsSandboxBeforeLoadingThePlugin) {
+  // A descriptor this process leaks without O_CLOEXEC must not reach the plugin.
+  UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  UniqueFd leaked(fcntl(null.get(), F_DUPFD, 50));
+  ASSERT_TRUE(leaked);
+  const std::string tmpdir = "/tmp/sv-worker-test-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmpdir);
+  SpawnOptions options = DefaultSpawnOptions("misbehave");
+  options.worker.tmpdir = tmpdir;
+  options.worker.limits.address_space = 1ull << 30;
+  options.worker.limits.cpu_seconds = 30;
+  options.worker.limits.open_files = 64;
+  auto w = WorkerProcess::Start(options, Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  auto out = (*w)->channel().Call("sandbox", "", Soon());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_NE(out->find("as=1073741824 cpu=30 nofile=64 core=0 "), std::string::npos) << *out;
+  EXPECT_NE(out->find("pgid_is_pid=1"), std::string::npos) << *out;
+  EXPECT_NE(out->find("tmpdir=" + tmpdir + " tmpdir_mode=448"), std::string::npos) << *out;  // 0700
+  EXPECT_NE(out->find("fds=0 1 2 3 4 "), std::string::npos) << *out;
+  EXPECT_EQ(out->find(" " + std::to_string(leaked.get()) + " "), std::string::npos) << *out;
+  std::filesystem::remove_all(tmpdir);
+}
+
+TEST(SvWorkerTest, RefusesATmpdirThatAlreadyExists) {
+  char dir[] = "/tmp/sv-planted-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.worker.tmpdir = dir;
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kWorkerCrashed);
+  EXPECT_EQ(exit.code, 111);
+  rmdir(dir);
+}
+
+}  // namespace
+}  // namespace sv::testing
