@@ -49,7 +49,7 @@ Error ResponseError(const DecodedResponse& response, std::uint32_t response_capa
     case ResponseStatus::kReady:
       break;
   }
-  SV_CHECK(false && "ResponseError of a successful response");
+  return Error(ErrorCode::kInternal, "ResponseError of a successful response");
 }
 
 }  // namespace
