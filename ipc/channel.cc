@@ -143,7 +143,7 @@ Status Channel::CheckUsable(std::string_view method, std::size_t input_size) con
 
 void Channel::Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline) {
   ++call_id_;
-  std::memcpy(request_.base() + kDataOffset + kMethodOffset, method.data(), method.size());
+  if (!method.empty()) std::memcpy(request_.base() + kDataOffset + kMethodOffset, method.data(), method.size());
   request_slot_->call_id.store(call_id_, std::memory_order_relaxed);
   request_slot_->deadline_ns.store(DeadlineNanos(deadline), std::memory_order_relaxed);
   request_slot_->kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);

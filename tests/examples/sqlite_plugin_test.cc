@@ -69,6 +69,7 @@ TEST(SqlitePluginTest, SqlErrorsArePluginErrorsWithSqlitesCode) {
 }
 
 TEST(SqlitePluginTest, OutOfMemoryUnderTheAddressSpaceLimitIsAResourceLimit) {
+  if (kAddressSanitizer) GTEST_SKIP() << "AddressSanitizer's shadow memory exceeds any address-space limit";
   SpawnOptions options = DefaultSpawnOptions("sqlite");
   options.worker.limits.address_space = 256ull << 20;
   auto w = StartSqlite(options);

@@ -153,7 +153,8 @@ SV_PLUGIN("misbehave", [](const sv::plugin::Config&, sv::plugin::Registry& r) {
     SpinForever();
   });
   r.Method("segfault", [](const Call&, Output&) -> Status {
-    volatile int* volatile nowhere = nullptr;
+    // Not null: a null store would be caught by UBSan before it faults.
+    auto* volatile nowhere = reinterpret_cast<volatile int*>(std::uintptr_t{16});
     *nowhere = 1;
     return Status::Ok();
   });

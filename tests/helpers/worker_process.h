@@ -67,6 +67,15 @@ std::string PluginPath(const std::string& name);  // e.g. "echo" → .../libecho
 // Options for a worker of `plugin` in pool "test", with the test's pid as parent.
 SpawnOptions DefaultSpawnOptions(const std::string& plugin);
 
+// Whether this build runs under AddressSanitizer, whose shadow memory does not
+// fit under an address-space limit.
+constexpr bool kAddressSanitizer =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
+
 // Makes this process a child subreaper, so orphans of a killed worker become
 // its children.
 void BecomeSubreaper();
