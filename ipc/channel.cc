@@ -192,7 +192,7 @@ std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadli
   }
   request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
-  spin_.Record(Clock::now() - start, caught_spinning);
+  spin_.Record(Clock::now() - start);
 
   std::span<const std::byte> data(response_.base() + kDataOffset, response_capacity_);
   DecodedResponse decoded{};

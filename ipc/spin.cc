@@ -18,25 +18,25 @@ SpinPolicy::SpinPolicy(SpinOptions options) : budget_(options.budget), adaptive_
 }
 
 std::chrono::nanoseconds SpinPolicy::Budget() {
-  if (!adaptive_ || budget_.count() == 0) return budget_;
-  if (average_ns_ <= budget_.count() || ++since_spin_ >= kProbeEvery) {
-    since_spin_ = 0;
+  if (!adaptive_ || budget_.count() == 0) {
+    spun_ = budget_.count() != 0;
     return budget_;
   }
-  return std::chrono::nanoseconds(0);
+  // Spinning must win clearly (by a fifth): when both take about as long, the
+  // answer came after the budget anyway and the spin only burnt a core.
+  const bool prefer_spin =
+      with_spin_ns_ < 0 || without_spin_ns_ < 0 || with_spin_ns_ * 5 < without_spin_ns_ * 4;
+  const bool explore = ++waits_ % kExploreEvery == 0;
+  spun_ = explore ? !prefer_spin : prefer_spin;
+  return spun_ ? budget_ : std::chrono::nanoseconds(0);
 }
 
-void SpinPolicy::Record(std::chrono::nanoseconds waited, bool while_spinning) {
+void SpinPolicy::Record(std::chrono::nanoseconds waited) {
   std::int64_t ns = waited.count();
   if (ns < 0) ns = 0;
-  if (ns > 1'000'000'000) ns = 1'000'000'000;  // keeps the sum far from overflow
-  // A wait that slept includes the wake-up, which on some machines alone
-  // exceeds the budget; one caught by a spin is direct evidence.
-  if (while_spinning) {
-    average_ns_ = ns < average_ns_ ? ns : average_ns_ + (ns - average_ns_) / 8;
-    return;
-  }
-  average_ns_ += (ns - average_ns_) / 8;
+  if (ns > 1'000'000'000) ns = 1'000'000'000;  // keeps the sums far from overflow
+  std::int64_t& average = spun_ ? with_spin_ns_ : without_spin_ns_;
+  average = average < 0 ? ns : average + (ns - average) / 8;
 }
 
 }  // namespace sv::ipc

@@ -139,7 +139,7 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
   }
   response_slot_->worker_sleeping.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
-  spin_.Record(Clock::now() - start, caught_spinning);
+  spin_.Record(Clock::now() - start);
 
   const std::uint64_t id = request_slot_->call_id.load(std::memory_order_relaxed);
   const std::uint32_t kind = request_slot_->kind.load(std::memory_order_relaxed);
