@@ -76,29 +76,19 @@ Status Channel::Init(const ChannelOptions& options) {
   response_capacity_ = options.response_capacity;
   spin_ = SpinPolicy(options.spin);
 
-  std::string request_name = options.name + "-request";
-  auto request_fd = internal::CreateMemfd(request_name.c_str(), RequestRegionSize(request_capacity_));
-  if (!request_fd) return std::unexpected(request_fd.error());
-  request_fd_ = std::move(*request_fd);
-  auto request = internal::Map(request_fd_.get(), RequestRegionSize(request_capacity_), true);
+  // The worker maps the request region read-only: F_SEAL_FUTURE_WRITE refuses
+  // every writable mapping after ours, write(2), and mprotect to writable.
+  auto request = internal::CreateRegion(options.name + "-request", RequestRegionSize(request_capacity_),
+                                        F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
   if (!request) return std::unexpected(request.error());
-  request_ = std::move(*request);
-  // Our writable mapping exists; from now on nobody (the worker included) can
-  // map the request region writable, write(2) it, or resize it.
-  if (Status s = internal::Seal(request_fd_.get(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
-      !s) {
-    return s;
-  }
-
-  std::string response_name = options.name + "-response";
-  auto response_fd = internal::CreateMemfd(response_name.c_str(), ResponseRegionSize(response_capacity_));
-  if (!response_fd) return std::unexpected(response_fd.error());
-  response_fd_ = std::move(*response_fd);
-  auto response = internal::Map(response_fd_.get(), ResponseRegionSize(response_capacity_), true);
+  // The worker writes the response region, but cannot resize it under our mapping.
+  auto response = internal::CreateRegion(options.name + "-response", ResponseRegionSize(response_capacity_),
+                                         F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
   if (!response) return std::unexpected(response.error());
-  response_ = std::move(*response);
-  // The worker writes this region, but cannot shrink it under our mapping.
-  if (Status s = internal::Seal(response_fd_.get(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); !s) return s;
+  request_fd_ = std::move(request->fd);
+  request_ = std::move(request->map);
+  response_fd_ = std::move(response->fd);
+  response_ = std::move(response->map);
 
   WriteHeader(request_.At<RegionHeader>(0), RegionKind::kRequest, kDataOffset, request_capacity_);
   WriteHeader(response_.At<RegionHeader>(0), RegionKind::kResponse, kDataOffset, response_capacity_);

@@ -25,15 +25,6 @@ Mapping::~Mapping() {
   if (base_ != nullptr) munmap(base_, size_);
 }
 
-std::expected<UniqueFd, Error> CreateMemfd(const char* name, std::size_t size) {
-  UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return FailErrno(std::string("memfd_create ") + name, errno);
-  if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    return FailErrno(std::string("ftruncate memfd ") + name + " to " + std::to_string(size), errno);
-  }
-  return fd;
-}
-
 std::expected<Mapping, Error> Map(int fd, std::size_t size, bool writable) {
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* base = mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
@@ -43,11 +34,16 @@ std::expected<Mapping, Error> Map(int fd, std::size_t size, bool writable) {
   return Mapping(base, size);
 }
 
-Status Seal(int fd, int seals) {
-  if (fcntl(fd, F_ADD_SEALS, seals) != 0) {
-    return FailErrno("fcntl F_ADD_SEALS fd=" + std::to_string(fd), errno);
+std::expected<Region, Error> CreateRegion(const std::string& name, std::size_t size, int seals) {
+  UniqueFd fd(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return FailErrno("memfd_create " + name, errno);
+  if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return FailErrno("ftruncate memfd " + name + " to " + std::to_string(size), errno);
   }
-  return {};
+  auto map = Map(fd.get(), size, true);
+  if (!map) return std::unexpected(map.error());
+  if (fcntl(fd.get(), F_ADD_SEALS, seals) != 0) return FailErrno("fcntl F_ADD_SEALS memfd " + name, errno);
+  return Region{std::move(fd), std::move(*map)};
 }
 
 }  // namespace sv::ipc::internal

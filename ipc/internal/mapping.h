@@ -33,11 +33,17 @@ class Mapping {
   std::size_t size_ = 0;
 };
 
-// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) of `size` bytes.
-[[nodiscard]] std::expected<UniqueFd, Error> CreateMemfd(const char* name, std::size_t size);
 // Maps all `size` bytes of `fd` shared, read-write or read-only.
 [[nodiscard]] std::expected<Mapping, Error> Map(int fd, std::size_t size, bool writable);
-// Adds F_SEAL_* `seals` to a memfd.
-[[nodiscard]] Status Seal(int fd, int seals);
+
+// A memfd and our read-write mapping of it.
+struct Region {
+  UniqueFd fd;
+  Mapping map;
+};
+// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) of `size` bytes, mapped
+// read-write, then sealed with F_SEAL_* `seals`: after the mapping, so that
+// F_SEAL_FUTURE_WRITE leaves ours writable and refuses any later one.
+[[nodiscard]] std::expected<Region, Error> CreateRegion(const std::string& name, std::size_t size, int seals);
 
 }  // namespace sv::ipc::internal
