@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <utility>
@@ -36,7 +38,7 @@ Error ResponseError(const DecodedResponse& response, std::uint32_t response_capa
       return Error(ErrorCode::kPluginError, "plugin error " + code + ": " + message)
           .set_plugin_code(response.plugin_code);
     case ResponseStatus::kInitFailed:
-      return Error(ErrorCode::kPluginError, "plugin init failed (" + code + "): " + message)
+      return Error(ErrorCode::kPluginError, "worker failed to start (code " + code + "): " + message)
           .set_plugin_code(response.plugin_code);
     case ResponseStatus::kOutputTooLarge:
       return Error(ErrorCode::kPayloadTooLarge, "the plugin's response exceeds the response capacity of " +
@@ -100,15 +102,20 @@ Status Channel::Init(const ChannelOptions& options) {
   return {};
 }
 
-Channel::~Channel() = default;
+Channel::~Channel() {
+  // A lease points into our mappings.
+  SV_CHECK(!leased_);
+}
 
 std::span<std::byte> Channel::InputArea() const {
   return {request_.base() + kDataOffset + kInputOffset, request_capacity_};
 }
 
 void Channel::MarkPeerDead() {
+  const int saved_errno = errno;
   dead_.store(1, std::memory_order_release);
   internal::WakePrivate(dead_);
+  errno = saved_errno;
 }
 
 Error Channel::Break(Error error) {
@@ -119,6 +126,8 @@ Error Channel::Break(Error error) {
 Status Channel::CheckUsable(std::string_view method, std::size_t input_size) const {
   if (leased_) return Fail(ErrorCode::kInUse, "channel busy: the previous response is still leased");
   if (!broken_.empty()) return Fail(ErrorCode::kClosed, "channel unusable after: " + broken_);
+  // Whatever a dead worker left in the response region is not an answer.
+  if (peer_dead()) return Fail(ErrorCode::kWorkerCrashed, "the worker is dead");
   if (method.size() > kMaxMethodSize) {
     return Fail(ErrorCode::kInvalidArgument, "method name of " + std::to_string(method.size()) +
                                                  " bytes exceeds the limit of " + std::to_string(kMaxMethodSize));
@@ -151,7 +160,8 @@ std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadli
   const auto want = static_cast<std::uint32_t>(call_id_);
   const auto& bell = response_slot_->doorbell;
   const Clock::time_point start = Clock::now();
-  const Clock::time_point spin_end = start + spin_.Budget();
+  // The spin never outlasts the deadline.
+  const Clock::time_point spin_end = std::min(start + spin_.Budget(), deadline.when());
   bool caught_spinning = true;
 
   // Spin: check the doorbell, and the clock every few rounds.
@@ -173,7 +183,12 @@ std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadli
       return std::unexpected(Break(Error(ErrorCode::kWorkerCrashed,
                                          "worker died during call " + std::to_string(call_id_))));
     }
-    if (Status s = internal::WaitSharedOrDead(bell, seen, dead_, deadline); !s) {
+    // Checked here too, not only by the kernel: a worker that keeps changing
+    // the doorbell makes every futex wait fail at once with EAGAIN, and the
+    // kernel looks at the timeout only once it sleeps.
+    Status s = deadline.Expired() ? Fail(ErrorCode::kDeadlineExceeded, "deadline exceeded")
+                                  : internal::WaitSharedOrDead(bell, seen, dead_, deadline);
+    if (!s) {
       request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
       if (s.error().code() != ErrorCode::kDeadlineExceeded) return std::unexpected(Break(s.error()));
       return std::unexpected(Break(Error(ErrorCode::kDeadlineExceeded,
@@ -234,6 +249,7 @@ Status Channel::RequestStop() {
   if (leased_) return Fail(ErrorCode::kInUse, "channel busy: the previous response is still leased");
   if (call_id_ == 0) call_id_ = 1;  // skip the hello: the worker reads requests from call 2 on
   Post(RequestKind::kStop, {}, 0, Deadline::Infinite());
+  broken_ = "a stop request";  // the worker answers no call after it
   return {};
 }
 

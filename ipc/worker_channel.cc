@@ -146,11 +146,15 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
   const std::uint32_t method_size = request_slot_->method_size.load(std::memory_order_relaxed);
   const std::uint32_t input_size = request_slot_->input_size.load(std::memory_order_relaxed);
   const std::int64_t deadline_ns = request_slot_->deadline_ns.load(std::memory_order_relaxed);
-  if (id != call_id_ + 1 || method_size > kMaxMethodSize || input_size > request_capacity_ ||
-      (kind != static_cast<std::uint32_t>(RequestKind::kCall) && kind != static_cast<std::uint32_t>(RequestKind::kStop))) {
-    return Fail(ErrorCode::kProtocolViolation, "malformed request " + std::to_string(id));
+  const bool known_kind =
+      kind == static_cast<std::uint32_t>(RequestKind::kCall) || kind == static_cast<std::uint32_t>(RequestKind::kStop);
+  const bool in_sequence = id == call_id_ + 1;
+  call_id_ = id;  // a kBadRequest reply answers this id
+  if (!in_sequence || !known_kind || method_size > kMaxMethodSize || input_size > request_capacity_) {
+    return Fail(ErrorCode::kProtocolViolation,
+                "malformed request " + std::to_string(id) + " (kind " + std::to_string(kind) + ", method size " +
+                    std::to_string(method_size) + ", input size " + std::to_string(input_size) + ")");
   }
-  call_id_ = id;
   const std::byte* data = request_.base() + kDataOffset;
   Deadline deadline = Deadline::Infinite();
   if (deadline_ns != INT64_MAX) {

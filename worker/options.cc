@@ -1,6 +1,7 @@
 #include "worker/options.h"
 
 #include <charconv>
+#include <limits>
 #include <string_view>
 
 namespace sv::worker {
@@ -21,10 +22,15 @@ std::expected<std::uint64_t, Error> Number(std::string_view flag, std::string_vi
 
 // Applies one flag with its value; `value` is empty for --spin-fixed.
 Status Apply(Options& o, std::string_view flag, std::string_view value) {
+  // Parses into `out`, refusing values its type cannot hold.
   auto number = [&](auto& out) -> Status {
+    using T = std::remove_reference_t<decltype(out)>;
     auto n = Number(flag, value);
     if (!n) return std::unexpected(n.error());
-    out = static_cast<std::remove_reference_t<decltype(out)>>(*n);
+    if (*n > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
+      return Bad(std::string(flag) + ": " + std::string(value) + " is out of range");
+    }
+    out = static_cast<T>(*n);
     return {};
   };
   if (flag == "--plugin") o.plugin = value;

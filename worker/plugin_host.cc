@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct OutputBuffer {
   }
 };
 
+// sv_plugin as ABI version 1 defined it; newer plugins may be larger.
+constexpr std::size_t kPluginV1Size = offsetof(sv_plugin, shutdown) + sizeof(sv_plugin::shutdown);
+static_assert(kPluginV1Size == sizeof(sv_plugin), "grow sv_plugin only at the end, and keep this size");
+
 std::unexpected<Error> LoadError(const std::string& path, const std::string& what) {
   return Fail(ErrorCode::kInvalidArgument, "plugin " + path + ": " + what);
 }
@@ -66,7 +71,7 @@ std::expected<std::unique_ptr<PluginHost>, Error> PluginHost::Load(const Options
   } else if (plugin->abi_version != SV_PLUGIN_ABI_VERSION) {
     problem = "built for plugin ABI " + std::to_string(plugin->abi_version) + ", this sv-worker speaks " +
               std::to_string(SV_PLUGIN_ABI_VERSION);
-  } else if (plugin->struct_size < sizeof(sv_plugin) || plugin->call == nullptr) {
+  } else if (plugin->struct_size < kPluginV1Size || plugin->call == nullptr) {
     problem = "malformed sv_plugin (size or call missing)";
   }
   if (!problem.empty()) {
@@ -97,7 +102,7 @@ void PluginHost::Serve(const ipc::Request& request, ipc::WorkerChannel& channel)
   OutputBuffer out{{&OutputBuffer::Write, &OutputBuffer::Tail, &OutputBuffer::Advance, nullptr},
                    area.data(), area.size()};
   out.c.impl = &out;
-  sv_call_info info{request.call_id, INT64_MAX, options_.pool.c_str(), options_.index};
+  sv_call_info info{sizeof(sv_call_info), options_.index, request.call_id, INT64_MAX, options_.pool.c_str()};
   if (auto ts = request.deadline.AbsoluteTimespec()) {
     info.deadline_ns = std::int64_t{ts->tv_sec} * 1'000'000'000 + ts->tv_nsec;
   }

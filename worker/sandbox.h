@@ -7,10 +7,15 @@
 
 namespace sv::worker {
 
-// In order: PR_SET_PDEATHSIG(SIGKILL), then exits early (kInUse) if the parent
-// is no longer options.parent; closes every fd above the channel's; moves into
-// its own process group; applies the rlimits; creates the private TMPDIR
-// (mode 0700, must not exist yet) and exports it. Errors name the step.
-[[nodiscard]] Status PrepareProcess(const Options& options);
+// First, before anything else: PR_SET_PDEATHSIG(SIGKILL), then fails (kInUse)
+// if the parent is no longer options.parent; every signal unblocked and back
+// to its default action (a spawner's mask or SIG_IGN must not leak into the
+// worker); every fd above the channel's closed; its own process group.
+[[nodiscard]] Status Isolate(const Options& options);
+
+// Last, just before the plugin loads: the rlimits, and the private TMPDIR
+// (mode 0700, must not exist yet) exported to the plugin. kInvalidArgument
+// when a limit cannot be applied (restarting will not help).
+[[nodiscard]] Status Confine(const Options& options);
 
 }  // namespace sv::worker

@@ -1,7 +1,10 @@
 // sv-worker: the process a pool's plugin runs in. Started by the supervisor
 // with the channel at fds 3 (request, read-only) and 4 (response); see
 // docs/plugins.md. Exit codes: 0 graceful stop, 100 permanent failure (bad
-// arguments, plugin cannot load or init refuses), 111 temporary failure.
+// arguments or limits, plugin cannot load or init refuses, channel of another
+// layout version), 101 a bug, 111 temporary failure.
+#include <fcntl.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -9,6 +12,7 @@
 #include "ipc/layout.h"
 #include "ipc/worker_channel.h"
 #include "stop/signal_safe_stop_source.h"
+#include "stop/strategy.h"
 #include "worker/options.h"
 #include "worker/plugin_host.h"
 #include "worker/sandbox.h"
@@ -18,6 +22,7 @@ namespace {
 using namespace sv;
 using namespace sv::worker;
 
+// Lives until the process exits: the SIGTERM handler may run at any moment.
 stop::SignalSafeStopSource* g_stop = nullptr;
 
 void OnTerm(int) { g_stop->RequestStop(); }
@@ -31,13 +36,41 @@ int Die(const Options* options, int code, const Error& error) {
   return code;
 }
 
-// SIGTERM asks for a graceful stop, like the channel's stop request.
-Status InstallStopHandler(stop::SignalSafeStopSource& source) {
-  g_stop = &source;
+// Exit code for a failure before the plugin loads: retrying cannot fix bad
+// arguments, a limit the kernel refuses, or a channel of another version.
+int SetupExitCode(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kProtocolViolation:
+    case ErrorCode::kUnsupported:
+      return kExitPermanent;
+    default:
+      return kExitTemporary;
+  }
+}
+
+// SIGTERM asks for a graceful stop, like the channel's stop request. The wait
+// for requests uses the signal-free eventfd strategy of stop/, so the plugin may
+// own every signal, including the stop library's; SA_RESTART keeps SIGTERM from
+// interrupting a plugin's own blocking calls mid-call.
+std::expected<std::stop_token, Error> SetUpGracefulStop() {
+  if (auto s = stop::Init({.strategy = stop::Strategy::kEventFd}); !s) return std::unexpected(s.error());
+  auto source = stop::SignalSafeStopSource::Create();
+  if (!source) return std::unexpected(source.error());
+  g_stop = source->release();
   struct sigaction sa {};
   sa.sa_handler = OnTerm;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGTERM, &sa, nullptr) != 0) return FailErrno("sigaction SIGTERM", errno);
+  return g_stop->get_token();
+}
+
+// The plugin's helper programs must not inherit the channel; our mappings stay.
+Status CloseChannelOnExec() {
+  for (int fd : {ipc::kRequestFd, ipc::kResponseFd}) {
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return FailErrno("fcntl FD_CLOEXEC fd=" + std::to_string(fd), errno);
+  }
   return {};
 }
 
@@ -48,7 +81,7 @@ int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_t
     return Die(&options, kExitPermanent, host.error());
   }
   if (auto init = (*host)->Init(); !init) {
-    channel.ReportInitFailed(init.error().code, init.error().message);
+    channel.ReportInitFailed(init.error().code, "init: " + init.error().message);
     return Die(&options, init.error().permanent ? kExitPermanent : kExitTemporary,
                Error(ErrorCode::kPluginError, "plugin init failed: " + init.error().message));
   }
@@ -57,7 +90,11 @@ int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_t
     auto request = channel.Next(token);
     if (!request) {
       if (request.error().stopped()) break;
-      return Die(&options, kExitTemporary, request.error());
+      if (request.error().code() == ErrorCode::kProtocolViolation) {
+        channel.ReplyError(ipc::ResponseStatus::kBadRequest, 0, request.error().message());
+        return Die(&options, kExitBug, request.error());
+      }
+      return Die(&options, SetupExitCode(request.error()), request.error());
     }
     if (request->kind == ipc::RequestKind::kStop) break;
     (*host)->Serve(*request, channel);
@@ -71,11 +108,14 @@ int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_t
 int main(int argc, char** argv) {
   auto options = ParseOptions(argc, argv);
   if (!options) return Die(nullptr, kExitPermanent, options.error());
-  if (Status s = PrepareProcess(*options); !s) return Die(&*options, kExitTemporary, s.error());
-  auto source = stop::SignalSafeStopSource::Create();
-  if (!source) return Die(&*options, kExitTemporary, source.error());
-  if (Status s = InstallStopHandler(**source); !s) return Die(&*options, kExitTemporary, s.error());
-  auto channel = ipc::WorkerChannel::Attach(ipc::kRequestFd, ipc::kResponseFd, options->spin);
-  if (!channel) return Die(&*options, kExitTemporary, channel.error());
-  return Serve(*options, **channel, (*source)->get_token());
+  const Options* o = &*options;
+  if (Status s = Isolate(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());
+  // The channel is mapped before the limits apply, so they cannot refuse it.
+  auto channel = ipc::WorkerChannel::Attach(ipc::kRequestFd, ipc::kResponseFd, o->spin);
+  if (!channel) return Die(o, SetupExitCode(channel.error()), channel.error());
+  if (Status s = CloseChannelOnExec(); !s) return Die(o, kExitTemporary, s.error());
+  auto token = SetUpGracefulStop();
+  if (!token) return Die(o, SetupExitCode(token.error()), token.error());
+  if (Status s = Confine(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());
+  return Serve(*o, **channel, *token);
 }

@@ -13,12 +13,9 @@ Mapping::Mapping(Mapping&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
 Mapping& Mapping::operator=(Mapping&& other) noexcept {
-  if (this != &other) {
-    this->~Mapping();
-    base_ = std::exchange(other.base_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
+  std::swap(base_, other.base_);
+  std::swap(size_, other.size_);
+  return *this;  // `other` unmaps what we held
 }
 
 Mapping::~Mapping() {

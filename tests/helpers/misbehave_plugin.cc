@@ -138,9 +138,38 @@ Status Allocate() {
   }
 }
 
+std::string ReadLine(int fd) {
+  std::string line;
+  char c = 0;
+  while (read(fd, &c, 1) == 1 && c != '\n') line += c;
+  return line;
+}
+
+// Rings the caller's doorbell with every value but the one it waits for.
+[[noreturn]] void BumpDoorbell(const Call& call) {
+  auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
+  auto* bell = reinterpret_cast<std::atomic<std::uint32_t>*>(base + sv::ipc::kSlotOffset);
+  const auto answer = static_cast<std::uint32_t>(call.info->call_id);
+  for (std::uint32_t v = answer + 1;; ++v) {
+    if (v == answer) continue;
+    bell->store(v);
+    syscall(SYS_futex, bell, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  }
+}
+
+void OwnSignal(int) {}
+
 }  // namespace
 
-SV_PLUGIN("misbehave", [](const sv::plugin::Config&, sv::plugin::Registry& r) {
+SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry& r) {
+  if (config.Get("steal_signal") == "1") {
+    // Takes the signal stop/ would use by default, as some runtimes do.
+    struct sigaction sa {};
+    sa.sa_handler = OwnSignal;
+    sigaction(SIGRTMIN + 3, &sa, nullptr);
+  }
+  r.Method("read_stdin", [](const Call&, Output& out) { return out.Write(ReadLine(0)); });
+  r.Method("bump_doorbell", [](const Call& c, Output&) -> Status { BumpDoorbell(c); });
   r.Method("echo", [](const Call& c, Output& out) { return out.Write(c.input); });
   r.Method("hang_futex", [](const Call&, Output&) -> Status { SleepForever(); });
   r.Method("spin_signals_blocked", [](const Call&, Output&) -> Status {

@@ -74,16 +74,36 @@ std::expected<std::unique_ptr<WorkerProcess>, Error> WorkerProcess::Spawn(SpawnO
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, null.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, options.stdin_fd >= 0 ? options.stdin_fd : null.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, options.stdout_fd >= 0 ? options.stdout_fd : null.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, options.stderr_fd >= 0 ? options.stderr_fd : null.get(), 2);
   posix_spawn_file_actions_adddup2(&actions, request->get(), ipc::kRequestFd);
   posix_spawn_file_actions_adddup2(&actions, response->get(), ipc::kResponseFd);
-  int rc = posix_spawn(&w->pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
+  // No signal mask or ignored signal of ours leaks into the worker (it resets
+  // them too), and it starts in its own process group.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, options.reset_signals ? POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP
+                                                       : POSIX_SPAWN_SETPGROUP);
+  int rc = posix_spawn(&w->pid_, path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) return FailErrno("posix_spawn " + path, rc);
+  // Our unreaped child: its pid cannot be reused before the pidfd exists.
   w->pidfd_ = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, w->pid_, 0)));
-  if (!w->pidfd_) return FailErrno("pidfd_open", errno);
+  if (!w->pidfd_) {
+    const int err = errno;
+    kill(w->pid_, SIGKILL);
+    waitpid(w->pid_, nullptr, 0);
+    w->pid_ = -1;
+    return FailErrno("pidfd_open", err);
+  }
   w->watcher_ = std::jthread([pidfd = w->pidfd_.get(), channel = w->channel_.get()](std::stop_token token) {
     pollfd p{pidfd, POLLIN, 0};
     if (stop::Poll(token, std::span(&p, 1)).has_value()) channel->MarkPeerDead();

@@ -28,7 +28,9 @@ struct ExitInfo {
 struct SpawnOptions {
   worker::Options worker;                 // parent 0 is filled in with ours
   ipc::ChannelOptions channel;
+  int stdin_fd = -1;                      // the worker's stdin; -1: /dev/null
   int stdout_fd = -1;                     // the worker's stdout; -1: /dev/null
+  bool reset_signals = true;              // false: the worker inherits our mask and SIG_IGNs
   int stderr_fd = 2;                      // the worker's stderr
   std::string worker_path;                // default: SV_WORKER_PATH
 };
@@ -36,6 +38,8 @@ struct SpawnOptions {
 class WorkerProcess {
  public:
   // Spawns sv-worker (posix_spawn + pidfd_open). Does not wait for readiness.
+  // The worker dies with the calling *thread* (PR_SET_PDEATHSIG follows the
+  // thread that forked it): spawn from a thread that outlives the worker.
   [[nodiscard]] static std::expected<std::unique_ptr<WorkerProcess>, Error> Spawn(SpawnOptions options);
   // Spawns and waits for the ready report.
   [[nodiscard]] static std::expected<std::unique_ptr<WorkerProcess>, Error> Start(SpawnOptions options,

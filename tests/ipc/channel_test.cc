@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -96,6 +97,29 @@ TEST(ChannelTest, ManyCallsWithoutSpinningStayInStep) {
     ASSERT_TRUE(out) << i << ": " << out.error().ToString();
     ASSERT_EQ(*out, input);
   }
+}
+
+TEST(ChannelTest, NoCallAfterAStopRequest) {
+  auto w = StartEcho();
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(w->channel().RequestStop());
+  auto out = w->channel().Call("echo", "x", Soon());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kClosed);
+  auto exit = w->Wait(Soon());
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0);
+}
+
+TEST(ChannelTest, NoCallToADeadWorker) {
+  auto w = StartEcho();
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(w->Signal(SIGKILL));
+  ASSERT_TRUE(w->Wait(Soon()));
+  w->channel().MarkPeerDead();  // as the pidfd watcher does, perhaps a little later
+  auto out = w->channel().Call("echo", "x", Soon());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kWorkerCrashed);
 }
 
 TEST(ChannelTest, RegionsAreSealedAndTheRequestRegionCannotBeMappedWritable) {

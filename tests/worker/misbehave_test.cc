@@ -231,6 +231,14 @@ TEST(MisbehaveTest, EndlessWakeupsStillEndAtTheDeadline) {
   EXPECT_EQ(exit.code, SIGKILL);
 }
 
+TEST(MisbehaveTest, ADoorbellThatNeverStopsChangingStillEndsAtTheDeadline) {
+  // Every futex wait fails at once with EAGAIN: only our own clock ends it.
+  auto w = StartMisbehaving(SleepingCaller());
+  ASSERT_NE(w, nullptr);
+  ExitInfo exit = CallExpectingThenKill(*w, "bump_doorbell", ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(exit.code, SIGKILL);
+}
+
 TEST(MisbehaveTest, FloodingStdoutIntoAReaderDoesNotDisturbTheCall) {
   char path[] = "/tmp/sv-flood-XXXXXX";
   UniqueFd file(mkstemp(path));

@@ -2,12 +2,16 @@
 // plugin, its refusals, and its exit codes. Real worker processes.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
 #include <string>
 
 #include "tests/helpers/worker_process.h"
@@ -127,6 +131,88 @@ TEST(SvWorkerTest, RefusesATmpdirThatAlreadyExists) {
   ExitInfo exit = ExpectStartFailure(options, ErrorCode::kWorkerCrashed);
   EXPECT_EQ(exit.code, 111);
   rmdir(dir);
+}
+
+// The system call `pid`'s main thread sleeps in, or -1 while it runs.
+long CurrentSyscall(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+  std::string first;
+  in >> first;
+  if (first.empty() || first == "running") return -1;
+  return std::strtol(first.c_str(), nullptr, 10);
+}
+
+bool WaitUntilBlockedIn(pid_t pid, long nr, Deadline deadline) {
+  while (!deadline.Expired()) {
+    if (CurrentSyscall(pid) == nr) return true;
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+TEST(SvWorkerTest, ResetsTheSignalsItInherits) {
+  // A spawner that blocks SIGTERM and ignores SIGRTMIN+3, as event loops
+  // built on signalfd do, must not take graceful stop away from its workers.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &term, nullptr), 0);
+  signal(SIGRTMIN + 3, SIG_IGN);
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.reset_signals = false;
+  auto w = WorkerProcess::Start(options, Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  ASSERT_TRUE((*w)->channel().Call("echo", "x", Soon()));
+  ASSERT_TRUE((*w)->Signal(SIGTERM));
+  auto exit = (*w)->Wait(Soon());
+  ASSERT_TRUE(exit) << exit.error().ToString();
+  EXPECT_EQ(exit->code, 0) << exit->ToString();
+}
+
+TEST(SvWorkerTest, PluginMayOwnTheStopLibrarysSignal) {
+  SpawnOptions options = DefaultSpawnOptions("misbehave");
+  options.worker.config = {{"steal_signal", "1"}};
+  options.worker.spin.budget = std::chrono::nanoseconds(0);  // the worker sleeps between calls
+  auto w = WorkerProcess::Start(options, Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  for (int i = 0; i < 3; ++i) {
+    auto out = (*w)->channel().Call("echo", "still serving", Soon());
+    ASSERT_TRUE(out) << out.error().ToString();
+  }
+  ASSERT_TRUE((*w)->Signal(SIGTERM));
+  auto exit = (*w)->Wait(Soon());
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0) << exit->ToString();
+}
+
+TEST(SvWorkerTest, SigtermDuringACallLetsTheCallFinish) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  SpawnOptions options = DefaultSpawnOptions("misbehave");
+  options.stdin_fd = read_end.get();
+  auto w = WorkerProcess::Start(options, Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  std::optional<std::expected<std::string, Error>> result;
+  std::thread caller([&] { result = (*w)->channel().Call("read_stdin", "", Soon()); });
+  ASSERT_TRUE(WaitUntilBlockedIn((*w)->pid(), SYS_read, Soon())) << "the plugin never blocked in read";
+  ASSERT_TRUE((*w)->Signal(SIGTERM));
+  ASSERT_EQ(write(write_end.get(), "line\n", 5), 5);
+  caller.join();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(*result) << result->error().ToString();
+  EXPECT_EQ(**result, "line");
+  auto exit = (*w)->Wait(Soon());
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0) << exit->ToString();
+}
+
+TEST(SvWorkerTest, ALimitTheKernelRefusesExitsPermanently) {
+  SpawnOptions options = DefaultSpawnOptions("echo");
+  options.worker.limits.open_files = std::uint64_t{1} << 40;  // over fs.nr_open
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kWorkerCrashed);
+  EXPECT_EQ(exit.code, 100);
 }
 
 }  // namespace

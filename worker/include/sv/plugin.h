@@ -55,17 +55,21 @@ typedef struct sv_config_entry {
   const char* value;
 } sv_config_entry;
 
-/* What a call knows besides its input. */
+/* What a call knows besides its input. Later ABI versions may append fields;
+ * read one only if struct_size covers it. */
 typedef struct sv_call_info {
+  uint32_t struct_size; /* sizeof(sv_call_info) of the sv-worker that filled it */
+  uint32_t worker_index;
   uint64_t call_id;
   /* CLOCK_MONOTONIC nanoseconds when the caller stops waiting (INT64_MAX: no
    * deadline). A cooperative plugin may give up by then; the supervisor kills
    * the worker anyway once it passes. */
   int64_t deadline_ns;
-  const char* pool;     /* the pool's name */
-  uint32_t worker_index;
+  const char* pool; /* the pool's name */
 } sv_call_info;
 
+/* Later ABI versions may append optional fields; sv-worker reads only those
+ * struct_size covers, and accepts any struct_size of at least version 1's. */
 typedef struct sv_plugin {
   uint32_t abi_version; /* SV_PLUGIN_ABI_VERSION */
   uint32_t struct_size; /* sizeof(sv_plugin) */

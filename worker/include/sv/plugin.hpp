@@ -31,6 +31,10 @@ class Status {
  public:
   static Status Ok() { return Status(); }
   static Status Error(std::int32_t code, std::string message) { return Status(code, std::move(message)); }
+  // From setup only: a temporary failure; sv-worker exits 111 so the
+  // supervisor may retry (any other error from setup exits 100).
+  static Status Retry(std::string message) { return Status(kRetry, std::move(message)); }
+  static constexpr std::int32_t kRetry = -1001;
   bool ok() const { return code_ == SV_OK; }
   std::int32_t code() const { return code_; }
   const std::string& message() const { return message_; }
@@ -98,8 +102,9 @@ class Registry {
 
 using Setup = std::function<Status(const Config&, Registry&)>;
 
-// The C entry points, shared by every plugin built with this header.
-struct Glue {
+// The C entry points. Hidden, so that two plugins built with this header and
+// loaded into one process keep their own registries.
+struct __attribute__((visibility("hidden"))) Glue {
   static Registry& registry() {
     static Registry r;
     return r;
@@ -108,46 +113,53 @@ struct Glue {
     static Setup s;
     return s;
   }
-  static void Fill(sv_error* err, std::int32_t code, const std::string& message) {
+  // Allocation-free: also used when memory ran out.
+  static void Fill(sv_error* err, std::int32_t code, const char* prefix, const char* message) {
     err->code = code;
-    std::snprintf(err->message, sizeof err->message, "%s", message.c_str());
+    std::snprintf(err->message, sizeof err->message, "%s%s", prefix, message);
   }
   template <class Fn>
-  static int Guard(sv_error* err, Fn&& fn) {
+  static int Guard(sv_error* err, Fn&& fn) noexcept {
     try {
       Status s = fn();
-      if (!s.ok()) Fill(err, s.code(), s.message());
+      if (!s.ok()) Fill(err, s.code(), "", s.message().c_str());
       return s.code();
     } catch (const std::bad_alloc&) {
-      Fill(err, SV_ERR_OUT_OF_MEMORY, "out of memory");
+      Fill(err, SV_ERR_OUT_OF_MEMORY, "", "out of memory");
       return SV_ERR_OUT_OF_MEMORY;
     } catch (const std::exception& e) {
-      Fill(err, SV_ERR_EXCEPTION, std::string("exception: ") + e.what());
+      Fill(err, SV_ERR_EXCEPTION, "exception: ", e.what());
       return SV_ERR_EXCEPTION;
     } catch (...) {
-      Fill(err, SV_ERR_EXCEPTION, "unknown exception");
+      Fill(err, SV_ERR_EXCEPTION, "", "unknown exception");
       return SV_ERR_EXCEPTION;
     }
   }
   static int Init(const sv_config_entry* config, std::size_t count, void** state, sv_error* err) {
     *state = nullptr;
     int rc = Guard(err, [&] { return setup()(Config(config, count), registry()); });
-    return rc == SV_OK ? SV_OK : SV_INIT_FATAL;
+    if (rc == SV_OK) return SV_OK;
+    return rc == Status::kRetry ? SV_INIT_RETRY : SV_INIT_FATAL;
   }
   static int CallMethod(void*, const sv_call_info* info, const char* method, std::size_t method_size,
                         const void* input, std::size_t input_size, sv_output* out, sv_error* err) {
-    std::string_view name(method, method_size);
-    auto it = registry().methods_.find(name);
-    if (it == registry().methods_.end()) {
-      Fill(err, SV_ERR_NO_METHOD, "no method \"" + std::string(name) + "\"");
-      return SV_ERR_NO_METHOD;
-    }
-    Call call{info, name, std::string_view(static_cast<const char*>(input), input_size)};
-    Output output(out);
-    return Guard(err, [&] { return it->second(call, output); });
+    return Guard(err, [&] {
+      std::string_view name(method, method_size);
+      auto it = registry().methods_.find(name);
+      if (it == registry().methods_.end()) {
+        return Status::Error(SV_ERR_NO_METHOD, "no method \"" + std::string(name) + "\"");
+      }
+      Call call{info, name, std::string_view(static_cast<const char*>(input), input_size)};
+      Output output(out);
+      return it->second(call, output);
+    });
   }
   static void Shutdown(void*) {
-    if (registry().shutdown_) registry().shutdown_();
+    sv_error ignored{};
+    Guard(&ignored, [] {
+      if (registry().shutdown_) registry().shutdown_();
+      return Status::Ok();
+    });
   }
   static const sv_plugin* Entry(const char* name, Setup fn) {
     setup() = std::move(fn);
