@@ -142,7 +142,9 @@ Status Channel::CheckUsable(std::string_view method, std::size_t input_size) con
 
 void Channel::Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline) {
   ++call_id_;
-  if (!method.empty()) std::memcpy(request_.base() + kDataOffset + kMethodOffset, method.data(), method.size());
+  char* method_at = method.size() <= kInlineMethodSize ? request_slot_->method_inline
+                                                       : reinterpret_cast<char*>(request_.base() + kDataOffset + kMethodOffset);
+  if (!method.empty()) std::memcpy(method_at, method.data(), method.size());
   request_slot_->call_id.store(call_id_, std::memory_order_relaxed);
   request_slot_->deadline_ns.store(DeadlineNanos(deadline), std::memory_order_relaxed);
   request_slot_->kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
@@ -195,9 +197,11 @@ std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadli
                                          "call " + std::to_string(call_id_) + ": deadline exceeded")));
     }
   }
-  request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
+  // Only the sleep path set the flag; storing it needlessly would pull the
+  // cache line away from a worker spinning on the doorbell next to it.
+  if (!caught_spinning) request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
-  spin_.Record(Clock::now() - start);
+  spin_.Record(Clock::now() - start, caught_spinning);
 
   std::span<const std::byte> data(response_.base() + kDataOffset, response_capacity_);
   DecodedResponse decoded{};

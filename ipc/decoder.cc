@@ -64,9 +64,8 @@ std::string DecodeResponse(const ResponseSlot& slot, std::span<const std::byte> 
 }
 
 std::string CopyOut(std::span<const std::byte> bytes) {
-  std::string out(bytes.size(), '\0');
-  if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
-  return out;
+  // One pass over the bytes (a sized constructor would zero-fill first).
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 std::string CopyOutMessage(std::span<const std::byte> bytes) {

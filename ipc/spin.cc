@@ -22,21 +22,22 @@ std::chrono::nanoseconds SpinPolicy::Budget() {
     spun_ = budget_.count() != 0;
     return budget_;
   }
-  // Spinning must win clearly (by a fifth): when both take about as long, the
-  // answer came after the budget anyway and the spin only burnt a core.
-  const bool prefer_spin =
-      with_spin_ns_ < 0 || without_spin_ns_ < 0 || with_spin_ns_ * 5 < without_spin_ns_ * 4;
-  const bool explore = ++waits_ % kExploreEvery == 0;
-  spun_ = explore ? !prefer_spin : prefer_spin;
-  return spun_ ? budget_ : std::chrono::nanoseconds(0);
+  spun_ = interval_ == 1 || ++skipped_ >= interval_;
+  if (!spun_) return std::chrono::nanoseconds(0);
+  skipped_ = 0;
+  return budget_;
 }
 
-void SpinPolicy::Record(std::chrono::nanoseconds waited) {
-  std::int64_t ns = waited.count();
-  if (ns < 0) ns = 0;
-  if (ns > 1'000'000'000) ns = 1'000'000'000;  // keeps the sums far from overflow
-  std::int64_t& average = spun_ ? with_spin_ns_ : without_spin_ns_;
-  average = average < 0 ? ns : average + (ns - average) / 8;
+void SpinPolicy::Record(std::chrono::nanoseconds waited, bool while_spinning) {
+  if (!adaptive_ || !spun_) return;  // a wait without a spin says nothing about spinning
+  // An answer caught after more than the budget means the spin was preempted,
+  // most likely by the very process it waited for: a miss, too.
+  if (while_spinning && waited <= budget_) {
+    misses_ = 0;
+    interval_ = 1;
+    return;
+  }
+  if (++misses_ >= kMissesBeforeBackoff && interval_ < kMaxInterval) interval_ *= 2;
 }
 
 }  // namespace sv::ipc

@@ -14,38 +14,39 @@ namespace sv::ipc {
 // waits for.
 struct SpinOptions {
   // Longest spin. Zero disables spinning.
-  std::chrono::nanoseconds budget = std::chrono::microseconds(20);
+  std::chrono::nanoseconds budget = std::chrono::microseconds(50);
   // Adaptive (the default): spin only while this process may run on two or
-  // more CPUs and spinning measurably shortens the waits. Otherwise always
-  // spin the full budget.
+  // more CPUs and spins keep catching the answer. Otherwise always spin the
+  // full budget.
   bool adaptive = true;
 };
 
 // Decides each wait's spin from the options and the waits before it. Adaptive
-// mode keeps a moving average of how long waits took with and without a spin
-// and picks the cheaper; every kExploreEvery-th wait tries the other one, so a
-// change (calls got slower, a core got busy) is noticed. Not thread-safe: one
-// per waiting side of a channel.
+// mode spins while spins catch the answer within the budget; after
+// kMissesBeforeBackoff misses in a row (the answer came later, or the spin held
+// the core the other side needed) it spins on every 2nd, 4th, ... up to every
+// kMaxInterval-th wait only, and one catch restores spinning on every wait.
+// Not thread-safe: one per waiting side of a channel.
 class SpinPolicy {
  public:
   explicit SpinPolicy(SpinOptions options = {});
 
   // How long the next wait should spin before sleeping.
   std::chrono::nanoseconds Budget();
-  // Reports how long the wait that followed the last Budget() took, from
-  // start to end, spin and sleep included.
-  void Record(std::chrono::nanoseconds waited);
+  // Reports how the wait that followed the last Budget() ended: how long it
+  // took from its start, and whether the answer came while spinning.
+  void Record(std::chrono::nanoseconds waited, bool while_spinning);
 
-  static constexpr std::uint32_t kExploreEvery = 32;
+  static constexpr std::uint32_t kMissesBeforeBackoff = 3;
+  static constexpr std::uint32_t kMaxInterval = 32;
 
  private:
   std::chrono::nanoseconds budget_;
   bool adaptive_;
-  bool spun_ = false;  // whether the last Budget() said to spin
-  std::uint32_t waits_ = 0;
-  // Moving averages (1/8 weight per new wait) in ns; -1 until measured.
-  std::int64_t with_spin_ns_ = -1;
-  std::int64_t without_spin_ns_ = -1;
+  bool spun_ = false;           // whether the last Budget() said to spin
+  std::uint32_t misses_ = 0;    // spins in a row that missed
+  std::uint32_t interval_ = 1;  // spin on every interval_-th wait
+  std::uint32_t skipped_ = 0;   // waits without a spin since the last spin
 };
 
 // CPUs this process may run on (sched_getaffinity), at least 1.

@@ -137,9 +137,10 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
       return std::unexpected(s.error());
     }
   }
-  response_slot_->worker_sleeping.store(0, std::memory_order_relaxed);
+  // Only the sleep path set the flag (see Channel::Await).
+  if (!caught_spinning) response_slot_->worker_sleeping.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
-  spin_.Record(Clock::now() - start);
+  spin_.Record(Clock::now() - start, caught_spinning);
 
   const std::uint64_t id = request_slot_->call_id.load(std::memory_order_relaxed);
   const std::uint32_t kind = request_slot_->kind.load(std::memory_order_relaxed);
@@ -161,7 +162,9 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
     deadline = Deadline::At(Deadline::Clock::time_point(std::chrono::nanoseconds(deadline_ns)));
   }
   return Request{static_cast<RequestKind>(kind), id, deadline,
-                 std::string_view(reinterpret_cast<const char*>(data + kMethodOffset), method_size),
+                 std::string_view(method_size <= kInlineMethodSize ? request_slot_->method_inline
+                                                                   : reinterpret_cast<const char*>(data + kMethodOffset),
+                                  method_size),
                  std::span<const std::byte>(data + kInputOffset, input_size)};
 }
 

@@ -106,7 +106,9 @@ void PluginHost::Serve(const ipc::Request& request, ipc::WorkerChannel& channel)
   if (auto ts = request.deadline.AbsoluteTimespec()) {
     info.deadline_ns = std::int64_t{ts->tv_sec} * 1'000'000'000 + ts->tv_nsec;
   }
-  sv_error err{};
+  sv_error err;  // not zero-filled: 1 KiB per call
+  err.code = 0;
+  err.message[0] = '\0';
   int rc = plugin_->call(state_, &info, request.method.data(), request.method.size(), request.input.data(),
                          request.input.size(), &out.c, &err);
   err.message[sizeof err.message - 1] = '\0';

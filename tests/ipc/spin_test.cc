@@ -12,15 +12,30 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::nanoseconds;
 
-// Runs `waits` waits; `cost(spun)` is how long each took. Returns how many spun.
-int Feed(SpinPolicy& policy, int waits, const std::function<microseconds(bool)>& cost) {
+// How a wait ended, as the channel reports it.
+struct Wait {
+  std::chrono::microseconds took;
+  bool while_spinning;
+};
+
+// Runs `waits` waits; `wait(spun)` says how each ended. Returns how many spun.
+int Feed(SpinPolicy& policy, int waits, const std::function<Wait(bool)>& wait) {
   int spins = 0;
   for (int i = 0; i < waits; ++i) {
     const bool spun = policy.Budget() > nanoseconds(0);
     spins += spun;
-    policy.Record(cost(spun));
+    Wait w = wait(spun);
+    policy.Record(w.took, w.while_spinning);
   }
   return spins;
+}
+
+// The answer comes after `answer`; a spin of 20 us catches it if it is sooner.
+std::function<Wait(bool)> AnswerAfter(microseconds answer) {
+  return [answer](bool spun) {
+    if (spun && answer <= microseconds(20)) return Wait{answer, true};
+    return Wait{answer + microseconds(6), false};
+  };
 }
 
 void SkipOnOneCpu() {
@@ -29,47 +44,56 @@ void SkipOnOneCpu() {
 
 TEST(SpinPolicyTest, ZeroBudgetNeverSpins) {
   SpinPolicy policy({.budget = nanoseconds(0)});
-  EXPECT_EQ(Feed(policy, 100, [](bool) { return microseconds(1); }), 0);
+  EXPECT_EQ(Feed(policy, 100, AnswerAfter(microseconds(1))), 0);
 }
 
 TEST(SpinPolicyTest, FixedBudgetAlwaysSpins) {
   SpinPolicy policy({.budget = microseconds(5), .adaptive = false});
-  EXPECT_EQ(Feed(policy, 100, [](bool) { return microseconds(500); }), 100);
+  EXPECT_EQ(Feed(policy, 100, AnswerAfter(microseconds(500))), 100);
   EXPECT_EQ(policy.Budget(), microseconds(5));
 }
 
-TEST(SpinPolicyTest, AdaptiveSpinsWhenTheSpinCatchesTheAnswer) {
+TEST(SpinPolicyTest, AdaptiveKeepsSpinningWhileSpinsCatchTheAnswer) {
   SkipOnOneCpu();
   SpinPolicy policy({.budget = microseconds(20)});
-  Feed(policy, 64, [](bool spun) { return spun ? microseconds(1) : microseconds(10); });
-  // Only the exploring waits sleep.
-  EXPECT_EQ(Feed(policy, 320, [](bool spun) { return spun ? microseconds(1) : microseconds(10); }), 310);
+  EXPECT_EQ(Feed(policy, 320, AnswerAfter(microseconds(1))), 320);
 }
 
-TEST(SpinPolicyTest, AdaptiveStopsSpinningForSlowCalls) {
+TEST(SpinPolicyTest, AdaptiveBacksOffForSlowCalls) {
   SkipOnOneCpu();
   SpinPolicy policy({.budget = microseconds(20)});
-  // The answer comes after the budget either way: spinning only adds work.
-  auto slow = [](bool spun) { return spun ? microseconds(1008) : microseconds(1006); };
-  Feed(policy, 64, slow);
-  EXPECT_EQ(Feed(policy, 320, slow), 10);
+  Feed(policy, 200, AnswerAfter(microseconds(1000)));
+  // At most one spin in kMaxInterval waits once backed off.
+  EXPECT_EQ(Feed(policy, 320, AnswerAfter(microseconds(1000))), 320 / SpinPolicy::kMaxInterval);
 }
 
-TEST(SpinPolicyTest, AdaptiveStopsSpinningWhenItDelaysTheOtherSide) {
+TEST(SpinPolicyTest, AdaptiveCountsAPreemptedSpinAsAMiss) {
   SkipOnOneCpu();
   SpinPolicy policy({.budget = microseconds(20)});
-  // Both sides share a busy core: the spin holds the CPU the answer needs.
-  auto contended = [](bool spun) { return spun ? microseconds(27) : microseconds(6); };
-  Feed(policy, 64, contended);
-  EXPECT_EQ(Feed(policy, 320, contended), 10);
+  // Both sides share a core: the answer is seen while spinning, but only after
+  // the spinner was preempted by the process it waited for.
+  auto shared_core = [](bool spun) { return spun ? Wait{microseconds(27), true} : Wait{microseconds(6), false}; };
+  Feed(policy, 200, shared_core);
+  EXPECT_EQ(Feed(policy, 320, shared_core), 320 / SpinPolicy::kMaxInterval);
 }
 
-TEST(SpinPolicyTest, AdaptiveResumesSpinningWhenItPaysAgain) {
+TEST(SpinPolicyTest, OneCatchRestoresSpinning) {
   SkipOnOneCpu();
   SpinPolicy policy({.budget = microseconds(20)});
-  Feed(policy, 320, [](bool spun) { return spun ? microseconds(27) : microseconds(6); });
-  Feed(policy, 32 * 24, [](bool spun) { return spun ? microseconds(1) : microseconds(10); });
-  EXPECT_GE(Feed(policy, 320, [](bool spun) { return spun ? microseconds(1) : microseconds(10); }), 300);
+  Feed(policy, 200, AnswerAfter(microseconds(1000)));
+  // The next probing spin catches a now fast answer; from then on every wait spins.
+  Feed(policy, SpinPolicy::kMaxInterval, AnswerAfter(microseconds(1)));
+  EXPECT_EQ(Feed(policy, 100, AnswerAfter(microseconds(1))), 100);
+}
+
+TEST(SpinPolicyTest, AFewMissesDoNotStopSpinning) {
+  SkipOnOneCpu();
+  SpinPolicy policy({.budget = microseconds(20)});
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(Feed(policy, int{SpinPolicy::kMissesBeforeBackoff} - 1, AnswerAfter(microseconds(1000))),
+              int{SpinPolicy::kMissesBeforeBackoff} - 1);
+    EXPECT_EQ(Feed(policy, 1, AnswerAfter(microseconds(1))), 1);
+  }
 }
 
 }  // namespace
