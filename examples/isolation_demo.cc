@@ -128,7 +128,7 @@ int main() {
   Sqlite();
   Zlib();
   Crash();
-  std::printf("\n5. what a call costs (echo plugin; ./run bench ipc for the full comparison)\n");
+  std::printf("\n5. what a call costs (echo plugin; ./run bench ipc_roundtrip for the full comparison)\n");
   Latency(true);
   Latency(false);
   return 0;
