@@ -168,6 +168,19 @@ SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry
     sa.sa_handler = OwnSignal;
     sigaction(SIGRTMIN + 3, &sa, nullptr);
   }
+  r.Method("litter_tmpdir", [](const Call& c, Output& out) {
+    // Nested files, and links to the outside path given as input.
+    const std::string tmp = std::getenv("TMPDIR");
+    const std::string outside(c.input);
+    bool ok = mkdir((tmp + "/a").c_str(), 0700) == 0 && mkdir((tmp + "/a/b").c_str(), 0700) == 0;
+    FILE* f = std::fopen((tmp + "/a/b/file").c_str(), "w");
+    ok = ok && f != nullptr && std::fputs("data", f) >= 0;
+    if (f != nullptr) std::fclose(f);
+    ok = ok && symlink(outside.c_str(), (tmp + "/dir_link").c_str()) == 0;
+    ok = ok && symlink((outside + "/keep").c_str(), (tmp + "/a/file_link").c_str()) == 0;
+    ok = ok && chmod((tmp + "/a/b").c_str(), 0500) == 0;  // read-only: must still go
+    return ok ? out.Write("littered") : Status::Error(1, std::strerror(errno));
+  });
   r.Method("read_stdin", [](const Call&, Output& out) { return out.Write(ReadLine(0)); });
   r.Method("bump_doorbell", [](const Call& c, Output&) -> Status { BumpDoorbell(c); });
   r.Method("echo", [](const Call& c, Output& out) { return out.Write(c.input); });

@@ -14,6 +14,7 @@
 
 #include "ipc/layout.h"
 #include "stop/calls.h"
+#include "worker/tmpdir.h"
 
 extern char** environ;
 
@@ -55,6 +56,7 @@ void BecomeSubreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 std::expected<std::unique_ptr<WorkerProcess>, Error> WorkerProcess::Spawn(SpawnOptions options) {
   std::unique_ptr<WorkerProcess> w(new WorkerProcess());
+  w->tmpdir_ = options.worker.tmpdir;
   auto channel = ipc::Channel::Create(options.channel);
   if (!channel) return std::unexpected(channel.error());
   w->channel_ = std::move(*channel);
@@ -149,6 +151,9 @@ std::expected<ExitInfo, Error> WorkerProcess::Wait(Deadline deadline) {
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) return FailErrno("waitid P_PIDFD", errno);
   exit_ = ExitInfo{info.si_code != CLD_EXITED, info.si_status};
+  if (!tmpdir_.empty()) {
+    if (Status s = worker::RemoveTree(tmpdir_); !s) return std::unexpected(s.error());
+  }
   return *exit_;
 }
 

@@ -52,7 +52,8 @@ class WorkerProcess {
 
   // pidfd_send_signal.
   [[nodiscard]] Status Signal(int sig);
-  // Waits until the worker exited (and reaps it), until `deadline`.
+  // Waits until the worker exited (and reaps it), until `deadline`; then
+  // removes its private TMPDIR, as the supervisor does.
   [[nodiscard]] std::expected<ExitInfo, Error> Wait(Deadline deadline);
 
  private:
@@ -62,6 +63,7 @@ class WorkerProcess {
   UniqueFd pidfd_;
   std::jthread watcher_;  // marks the channel's peer dead when the pidfd fires
   std::optional<ExitInfo> exit_;
+  std::string tmpdir_;
 };
 
 // Paths of programs and plugins built next to the tests.

@@ -123,6 +123,28 @@ TEST(SvWorkerTest, BuildsItsSandboxBeforeLoadingThePlugin) {
   std::filesystem::remove_all(tmpdir);
 }
 
+TEST(SvWorkerTest, ItsTmpdirIsRemovedAfterItDiesWithoutFollowingLinks) {
+  char outside[] = "/tmp/sv-outside-XXXXXX";
+  ASSERT_NE(mkdtemp(outside), nullptr);
+  const std::string keep = std::string(outside) + "/keep";
+  { std::ofstream(keep) << "precious"; }
+  const std::string tmpdir = "/tmp/sv-worker-litter-" + std::to_string(getpid());
+  SpawnOptions options = DefaultSpawnOptions("misbehave");
+  options.worker.tmpdir = tmpdir;
+  auto w = WorkerProcess::Start(options, Soon());
+  ASSERT_TRUE(w) << w.error().ToString();
+  auto out = (*w)->channel().Call("litter_tmpdir", outside, Soon());
+  ASSERT_TRUE(out) << out.error().ToString();
+  ASSERT_TRUE(std::filesystem::exists(tmpdir + "/a/b/file"));
+  ASSERT_TRUE((*w)->Signal(SIGKILL));
+  auto exit = (*w)->Wait(Soon());
+  ASSERT_TRUE(exit) << exit.error().ToString();
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(tmpdir)));
+  EXPECT_TRUE(std::filesystem::exists(keep));
+  EXPECT_TRUE(std::filesystem::exists(outside));
+  std::filesystem::remove_all(outside);
+}
+
 TEST(SvWorkerTest, RefusesATmpdirThatAlreadyExists) {
   char dir[] = "/tmp/sv-planted-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
