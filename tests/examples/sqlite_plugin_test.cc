@@ -9,16 +9,13 @@
 #include <string>
 
 #include "tests/helpers/worker_process.h"
+#include "tests/helpers/worker_testing.h"
 
 namespace sv::testing {
 namespace {
 
-Deadline Soon() { return Deadline::After(std::chrono::seconds(20)); }
-
 std::unique_ptr<WorkerProcess> StartSqlite(SpawnOptions options = DefaultSpawnOptions("sqlite")) {
-  auto w = WorkerProcess::Start(std::move(options), Soon());
-  EXPECT_TRUE(w) << w.error().ToString();
-  return w ? std::move(*w) : nullptr;
+  return StartForTest(std::move(options));
 }
 
 // Runs `sql`; the output, or "error: ..." so that a failure shows in the comparison.

@@ -7,11 +7,10 @@
 #include <string>
 
 #include "tests/helpers/worker_process.h"
+#include "tests/helpers/worker_testing.h"
 
 namespace sv::testing {
 namespace {
-
-Deadline Soon() { return Deadline::After(std::chrono::seconds(20)); }
 
 std::string Incompressible(std::size_t size) {
   std::mt19937_64 random(42);
@@ -28,9 +27,7 @@ std::string Compressible(std::size_t size) {
 }
 
 std::unique_ptr<WorkerProcess> StartZlib(SpawnOptions options = DefaultSpawnOptions("zlib")) {
-  auto w = WorkerProcess::Start(std::move(options), Soon());
-  EXPECT_TRUE(w) << w.error().ToString();
-  return w ? std::move(*w) : nullptr;
+  return StartForTest(std::move(options));
 }
 
 // compress, then decompress; expects both to succeed and returns the compressed bytes.

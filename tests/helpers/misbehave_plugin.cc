@@ -114,7 +114,9 @@ std::string Sandbox() {
   std::string tmp_mode = tmp != nullptr && stat(tmp, &st) == 0 ? std::to_string(st.st_mode & 0777) : "none";
   return "as=" + limit(RLIMIT_AS) + " cpu=" + limit(RLIMIT_CPU) + " nofile=" + limit(RLIMIT_NOFILE) +
          " core=" + limit(RLIMIT_CORE) + " pgid_is_pid=" + (getpgid(0) == getpid() ? "1" : "0") +
-         " tmpdir=" + (tmp != nullptr ? tmp : "") + " tmpdir_mode=" + tmp_mode + " fds=" + OpenFds();
+         " tmpdir=" + (tmp != nullptr ? tmp : "") + " tmpdir_mode=" + tmp_mode +
+         " channel_cloexec=" + (fcntl(sv::ipc::kRequestFd, F_GETFD) == FD_CLOEXEC ? "1" : "0") +
+         (fcntl(sv::ipc::kResponseFd, F_GETFD) == FD_CLOEXEC ? "1" : "0") + " fds=" + OpenFds();
 }
 
 Status Flood(const Call& call) {
@@ -162,6 +164,7 @@ void OwnSignal(int) {}
 }  // namespace
 
 SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry& r) {
+  if (config.Get("init") == "retry") return Status::Retry("the database is still starting");
   if (config.Get("steal_signal") == "1") {
     // Takes the signal stop/ would use by default, as some runtimes do.
     struct sigaction sa {};

@@ -14,22 +14,20 @@
 
 #include "ipc/channel.h"
 #include "tests/helpers/worker_process.h"
+#include "tests/helpers/worker_testing.h"
 
 namespace sv::ipc {
 namespace {
 
 using sv::testing::DefaultSpawnOptions;
+using sv::testing::Soon;
 using sv::testing::WorkerProcess;
-
-Deadline Soon() { return Deadline::After(std::chrono::seconds(20)); }
 
 std::unique_ptr<WorkerProcess> StartEcho(std::uint32_t capacity = 64 * 1024) {
   sv::testing::SpawnOptions options = DefaultSpawnOptions("echo");
   options.channel.request_capacity = capacity;
   options.channel.response_capacity = capacity;
-  auto w = WorkerProcess::Start(options, Soon());
-  EXPECT_TRUE(w) << w.error().ToString();
-  return w ? std::move(*w) : nullptr;
+  return sv::testing::StartForTest(options);
 }
 
 TEST(ChannelTest, RoundTripsPayloadsUpToExactlyTheCapacity) {
@@ -55,6 +53,18 @@ TEST(ChannelTest, RejectsRequestLargerThanCapacityWithoutSending) {
   EXPECT_EQ(w->channel().last_call_id(), before);
   auto ok = w->channel().Call("echo", "next", Soon());
   ASSERT_TRUE(ok) << ok.error().ToString();
+}
+
+TEST(ChannelTest, CarriesMethodNamesLongerThanTheInlineSlot) {
+  auto w = StartEcho();
+  ASSERT_NE(w, nullptr);
+  const std::string name(kInlineMethodSize + 12, 'm');
+  auto out = w->channel().Call(name, "", Soon());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().plugin_code(), -1);  // SV_ERR_NO_METHOD, naming the whole name
+  EXPECT_NE(out.error().message().find("\"" + name + "\""), std::string::npos) << out.error().message();
+  auto echo = w->channel().Call("echo", "short again", Soon());
+  ASSERT_TRUE(echo) << echo.error().ToString();
 }
 
 TEST(ChannelTest, RejectsOverlongMethodName) {
@@ -147,6 +157,29 @@ TEST(ChannelTest, WaitWithoutAWorkerEndsAtTheDeadline) {
   Status ready = (*channel)->WaitReady(Deadline::After(std::chrono::milliseconds(50)));
   ASSERT_FALSE(ready);
   EXPECT_EQ(ready.error().code(), ErrorCode::kDeadlineExceeded);
+}
+
+TEST(ChannelTest, SpinEndsAtTheDeadline) {
+  // A fixed 30 s spin with a 50 ms deadline: the call must not spin on.
+  auto channel = Channel::Create(
+      {.request_capacity = 4096, .response_capacity = 4096, .spin = {.budget = std::chrono::seconds(30), .adaptive = false}});
+  ASSERT_TRUE(channel);
+  const auto start = std::chrono::steady_clock::now();
+  Status ready = (*channel)->WaitReady(Deadline::After(std::chrono::milliseconds(50)));
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().code(), ErrorCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(ChannelDeathTest, DestroyingTheChannelUnderALeaseAborts) {
+  auto w = StartEcho();
+  ASSERT_NE(w, nullptr);
+  EXPECT_DEATH(
+      {
+        auto lease = w->channel().CallInPlace("echo", 0, Soon());
+        if (lease) w.reset();  // the lease outlives the channel's mappings
+      },
+      "leased_");
 }
 
 TEST(ChannelTest, MarkPeerDeadEndsAWaitInAnotherThread) {

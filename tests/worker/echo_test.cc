@@ -5,11 +5,10 @@
 #include <string>
 
 #include "tests/helpers/worker_process.h"
+#include "tests/helpers/worker_testing.h"
 
 namespace sv::testing {
 namespace {
-
-Deadline Soon() { return Deadline::After(std::chrono::seconds(10)); }
 
 TEST(EchoWorkerTest, EchoesAndStopsGracefully) {
   auto w = WorkerProcess::Start(DefaultSpawnOptions("echo"), Soon());

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "tests/helpers/worker_process.h"
+#include "tests/helpers/worker_testing.h"
 
 namespace sv::testing {
 namespace {
@@ -21,12 +22,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-Deadline Soon() { return Deadline::After(seconds(20)); }
-
 std::unique_ptr<WorkerProcess> StartMisbehaving(SpawnOptions options = DefaultSpawnOptions("misbehave")) {
-  auto w = WorkerProcess::Start(std::move(options), Soon());
-  EXPECT_TRUE(w) << w.error().ToString();
-  return w ? std::move(*w) : nullptr;
+  return StartForTest(std::move(options));
 }
 
 // The trusted side is still usable: a new worker starts and answers.
@@ -254,12 +251,10 @@ TEST(MisbehaveTest, FloodingStdoutIntoAReaderDoesNotDisturbTheCall) {
 }
 
 TEST(MisbehaveTest, FloodingAStdoutNobodyReadsCostsTheDeadline) {
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  UniqueFd read_end(fds[0]);
-  UniqueFd write_end(fds[1]);
+  Pipe pipe = Pipe::Create();
+  ASSERT_TRUE(pipe.write_end);
   SpawnOptions options = DefaultSpawnOptions("misbehave");
-  options.stdout_fd = write_end.get();
+  options.stdout_fd = pipe.write_end.get();
   auto w = StartMisbehaving(options);
   ASSERT_NE(w, nullptr);
   auto out = w->channel().Call("flood_stdout", "8", Deadline::After(milliseconds(300)));

@@ -57,6 +57,11 @@ TEST(OptionsTest, NamesTheBadArgument) {
             std::string::npos)
       << bad_number.error().message();
 
+  auto too_big = Parse({"--plugin", "x", "--pool", "p", "--parent", "1", "--index", "99999999999"});
+  ASSERT_FALSE(too_big);
+  EXPECT_NE(too_big.error().message().find("--index: 99999999999 is out of range"), std::string::npos)
+      << too_big.error().message();
+
   auto unknown = Parse({"--plugin", "x", "--pool", "p", "--parent", "1", "--frobnicate", "1"});
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message().find("--frobnicate"), std::string::npos);

@@ -15,11 +15,10 @@
 #include <string>
 
 #include "tests/helpers/worker_process.h"
+#include "tests/helpers/worker_testing.h"
 
 namespace sv::testing {
 namespace {
-
-Deadline Soon() { return Deadline::After(std::chrono::seconds(20)); }
 
 // Spawns a worker expected to fail before ready; returns its exit.
 ExitInfo ExpectStartFailure(SpawnOptions options, ErrorCode code) {
@@ -73,6 +72,13 @@ TEST(SvWorkerTest, InitFailureReportsThePluginsMessageAndExitCode) {
   EXPECT_EQ(ExpectStartFailure(retry, ErrorCode::kPluginError).code, 111);
 }
 
+TEST(SvWorkerTest, CppHelperPluginCanAskForARetry) {
+  SpawnOptions options = DefaultSpawnOptions("misbehave");
+  options.worker.config = {{"init", "retry"}};
+  ExitInfo exit = ExpectStartFailure(options, ErrorCode::kPluginError);
+  EXPECT_EQ(exit.code, 111);
+}
+
 TEST(SvWorkerTest, BadArgumentsExitPermanently) {
   SpawnOptions options = DefaultSpawnOptions("echo");
   options.worker.config = {{"", "no key"}};
@@ -117,6 +123,7 @@ TEST(SvWorkerTest, BuildsItsSandboxBeforeLoadingThePlugin) {
             std::string::npos)
       << *out;
   EXPECT_NE(out->find("pgid_is_pid=1"), std::string::npos) << *out;
+  EXPECT_NE(out->find("channel_cloexec=11"), std::string::npos) << *out;
   EXPECT_NE(out->find("tmpdir=" + tmpdir + " tmpdir_mode=448"), std::string::npos) << *out;  // 0700
   EXPECT_NE(out->find("fds=0 1 2 3 4 "), std::string::npos) << *out;
   EXPECT_EQ(out->find(" " + std::to_string(leaked.get()) + " "), std::string::npos) << *out;
@@ -208,19 +215,17 @@ TEST(SvWorkerTest, PluginMayOwnTheStopLibrarysSignal) {
 }
 
 TEST(SvWorkerTest, SigtermDuringACallLetsTheCallFinish) {
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-  UniqueFd read_end(fds[0]);
-  UniqueFd write_end(fds[1]);
+  Pipe pipe = Pipe::Create();
+  ASSERT_TRUE(pipe.read_end);
   SpawnOptions options = DefaultSpawnOptions("misbehave");
-  options.stdin_fd = read_end.get();
+  options.stdin_fd = pipe.read_end.get();
   auto w = WorkerProcess::Start(options, Soon());
   ASSERT_TRUE(w) << w.error().ToString();
   std::optional<std::expected<std::string, Error>> result;
   std::thread caller([&] { result = (*w)->channel().Call("read_stdin", "", Soon()); });
   ASSERT_TRUE(WaitUntilBlockedIn((*w)->pid(), SYS_read, Soon())) << "the plugin never blocked in read";
   ASSERT_TRUE((*w)->Signal(SIGTERM));
-  ASSERT_EQ(write(write_end.get(), "line\n", 5), 5);
+  ASSERT_EQ(write(pipe.write_end.get(), "line\n", 5), 5);
   caller.join();
   ASSERT_TRUE(result.has_value());
   ASSERT_TRUE(*result) << result->error().ToString();
