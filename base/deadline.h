@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 namespace sv {
@@ -24,6 +25,15 @@ class Deadline {
     using D = std::chrono::duration<Rep, Period>;
     if (d >= std::chrono::duration_cast<D>(Clock::time_point::max() - now)) return Infinite();
     return Deadline(now + std::chrono::duration_cast<Clock::duration>(d));
+  }
+
+  // The absolute CLOCK_MONOTONIC time in nanoseconds, INT64_MAX when infinite:
+  // how a deadline crosses a process boundary. FromMonotonicNanos() is its inverse.
+  std::int64_t MonotonicNanos() const {
+    return infinite() ? INT64_MAX : std::chrono::nanoseconds(when_.time_since_epoch()).count();
+  }
+  static Deadline FromMonotonicNanos(std::int64_t ns) {
+    return ns == INT64_MAX ? Infinite() : At(Clock::time_point(std::chrono::nanoseconds(ns)));
   }
 
   bool infinite() const { return when_ == Clock::time_point::max(); }

@@ -13,20 +13,12 @@
 namespace sv::ipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 void WriteHeader(RegionHeader* header, RegionKind kind, std::uint32_t data_offset, std::uint32_t capacity) {
   header->magic.store(kMagic, std::memory_order_relaxed);
   header->layout_version.store(kLayoutVersion, std::memory_order_relaxed);
   header->kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
   header->data_offset.store(data_offset, std::memory_order_relaxed);
   header->data_capacity.store(capacity, std::memory_order_relaxed);
-}
-
-std::int64_t DeadlineNanos(Deadline deadline) {
-  std::optional<timespec> ts = deadline.AbsoluteTimespec();
-  if (!ts) return INT64_MAX;
-  return std::int64_t{ts->tv_sec} * 1'000'000'000 + ts->tv_nsec;
 }
 
 // The Error a caller sees for an error status (not kOk or kReady).
@@ -120,33 +112,58 @@ void Channel::MarkPeerDead() {
 
 Error Channel::Break(Error error) {
   if (broken_.empty()) broken_ = error.message();
+  open_ = false;
   return error;
 }
 
-Status Channel::CheckUsable(std::string_view method, std::size_t input_size) const {
-  if (leased_) return Fail(ErrorCode::kInUse, "channel busy: the previous response is still leased");
-  if (!broken_.empty()) return Fail(ErrorCode::kClosed, "channel unusable after: " + broken_);
+Error Channel::Refusal(std::string_view method, std::size_t input_size) const {
+  if (leased_) return Error(ErrorCode::kInUse, "channel busy: the previous response is still leased");
+  if (!broken_.empty()) return Error(ErrorCode::kClosed, "channel unusable after: " + broken_);
+  if (call_id_ == 0) return Error(ErrorCode::kInUse, "call before WaitReady");
   // Whatever a dead worker left in the response region is not an answer.
-  if (peer_dead()) return Fail(ErrorCode::kWorkerCrashed, "the worker is dead");
+  if (peer_dead()) return Error(ErrorCode::kWorkerCrashed, "the worker is dead");
   if (method.size() > kMaxMethodSize) {
-    return Fail(ErrorCode::kInvalidArgument, "method name of " + std::to_string(method.size()) +
-                                                 " bytes exceeds the limit of " + std::to_string(kMaxMethodSize));
+    return Error(ErrorCode::kInvalidArgument, "method name of " + std::to_string(method.size()) +
+                                                  " bytes exceeds the limit of " + std::to_string(kMaxMethodSize));
   }
-  if (input_size > request_capacity_) {
-    return Fail(ErrorCode::kPayloadTooLarge, "request of " + std::to_string(input_size) +
-                                                 " bytes exceeds the channel's request capacity of " +
-                                                 std::to_string(request_capacity_) + " bytes");
-  }
-  return {};
+  return Error(ErrorCode::kPayloadTooLarge, "request of " + std::to_string(input_size) +
+                                                " bytes exceeds the channel's request capacity of " +
+                                                std::to_string(request_capacity_) + " bytes");
 }
+
+namespace {
+
+// memcpy for at most kInlineMethodSize bytes without a library call: the
+// method name is copied on every call, and the call is what the latency of an
+// empty call is made of. Overlapping fixed-size copies never touch a byte
+// outside [0, n).
+[[gnu::always_inline]] inline void CopyShort(char* dst, const char* src, std::size_t n) {
+  static_assert(kInlineMethodSize <= 32);
+  if (n >= 16) {
+    std::memcpy(dst, src, 16);
+    std::memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(dst, src, 4);
+    std::memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+}  // namespace
 
 void Channel::Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline) {
   ++call_id_;
-  char* method_at = method.size() <= kInlineMethodSize ? request_slot_->method_inline
-                                                       : reinterpret_cast<char*>(request_.base() + kDataOffset + kMethodOffset);
-  if (!method.empty()) std::memcpy(method_at, method.data(), method.size());
+  if (method.size() <= kInlineMethodSize) {
+    CopyShort(request_slot_->method_inline, method.data(), method.size());
+  } else {
+    std::memcpy(request_.base() + kDataOffset + kMethodOffset, method.data(), method.size());
+  }
   request_slot_->call_id.store(call_id_, std::memory_order_relaxed);
-  request_slot_->deadline_ns.store(DeadlineNanos(deadline), std::memory_order_relaxed);
+  request_slot_->deadline_ns.store(deadline.MonotonicNanos(), std::memory_order_relaxed);
   request_slot_->kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
   request_slot_->method_size.store(static_cast<std::uint32_t>(method.size()), std::memory_order_relaxed);
   request_slot_->input_size.store(static_cast<std::uint32_t>(input_size), std::memory_order_relaxed);
@@ -158,25 +175,12 @@ void Channel::Post(RequestKind kind, std::string_view method, std::size_t input_
   }
 }
 
-std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadline deadline) {
+Status Channel::Sleep(Deadline deadline) {
   const auto want = static_cast<std::uint32_t>(call_id_);
   const auto& bell = response_slot_->doorbell;
-  const Clock::time_point start = Clock::now();
-  // The spin never outlasts the deadline.
-  const Clock::time_point spin_end = std::min(start + spin_.Budget(), deadline.when());
-  bool caught_spinning = true;
-
-  // Spin: check the doorbell, and the clock every few rounds.
-  for (unsigned round = 0; bell.load(std::memory_order_acquire) != want; ++round) {
-    if ((round & 7) == 7 && (Clock::now() >= spin_end || peer_dead())) {
-      caught_spinning = false;
-      break;
-    }
-    CpuRelax();
-  }
-  // Sleep: announce it, then re-check (seq_cst pairs with the worker's
+  // Announce the sleep, then re-check (seq_cst pairs with the worker's
   // doorbell store and its load of caller_sleeping).
-  while (!caught_spinning) {
+  for (;;) {
     request_slot_->caller_sleeping.store(1, std::memory_order_seq_cst);
     const std::uint32_t seen = bell.load(std::memory_order_seq_cst);
     if (seen == want) break;
@@ -197,12 +201,27 @@ std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadli
                                          "call " + std::to_string(call_id_) + ": deadline exceeded")));
     }
   }
-  // Only the sleep path set the flag; storing it needlessly would pull the
+  // Only the sleep path sets the flag; storing it needlessly would pull the
   // cache line away from a worker spinning on the doorbell next to it.
-  if (!caught_spinning) request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  spin_.Record(Clock::now() - start, caught_spinning);
+  request_slot_->caller_sleeping.store(0, std::memory_order_relaxed);
+  return {};
+}
 
+Status Channel::Wait(Deadline deadline) {
+  const auto want = static_cast<std::uint32_t>(call_id_);
+  const auto& bell = response_slot_->doorbell;
+  const SpinOutcome spun = SpinUntil(
+      spin_.Budget(), deadline.when(), [&] { return bell.load(std::memory_order_acquire) == want; },
+      [&] { return peer_dead(); });
+  if (!spun.caught) {
+    if (Status s = Sleep(deadline); !s) return s;
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  spin_.Record(spun.took, spun.caught);
+  return {};
+}
+
+std::expected<DecodedResponse, Error> Channel::Decode(Expecting expecting) {
   std::span<const std::byte> data(response_.base() + kDataOffset, response_capacity_);
   DecodedResponse decoded{};
   std::string violation = DecodeResponse(*response_slot_, data, call_id_, expecting, &decoded);
@@ -213,35 +232,47 @@ std::expected<DecodedResponse, Error> Channel::Await(Expecting expecting, Deadli
 Status Channel::WaitReady(Deadline deadline) {
   if (call_id_ != 0) return Fail(ErrorCode::kInUse, "WaitReady called twice");
   call_id_ = 1;  // the hello is call 1; the worker answers it unasked
-  auto response = Await(Expecting::kHello, deadline);
+  if (Status s = Wait(deadline); !s) return s;
+  auto response = Decode(Expecting::kHello);
   if (!response) return std::unexpected(response.error());
   if (response->status == ResponseStatus::kInitFailed) {
     return std::unexpected(Break(ResponseError(*response, response_capacity_)));
   }
+  open_ = broken_.empty();
   return {};
 }
 
 std::expected<std::span<const std::byte>, Error> Channel::Finish(std::string_view method, std::size_t input_size,
                                                                  Deadline deadline) {
-  if (call_id_ == 0) return Fail(ErrorCode::kInUse, "call before WaitReady");
   Post(RequestKind::kCall, method, input_size, deadline);
-  auto response = Await(Expecting::kCall, deadline);
-  if (!response) return std::unexpected(response.error());
-  if (response->status != ResponseStatus::kOk) return std::unexpected(ResponseError(*response, response_capacity_));
-  return response->payload;
+  if (Status s = Wait(deadline); !s) return std::unexpected(s.error());
+  DecodedResponse response;
+  if (DecodeOk(*response_slot_, {response_.base() + kDataOffset, response_capacity_}, call_id_, &response))
+      [[likely]] {
+    return response.payload;
+  }
+  auto judged = Decode(Expecting::kCall);
+  if (!judged) return std::unexpected(judged.error());
+  if (judged->status != ResponseStatus::kOk) return std::unexpected(ResponseError(*judged, response_capacity_));
+  return judged->payload;
 }
 
 std::expected<std::string, Error> Channel::Call(std::string_view method, std::string_view input, Deadline deadline) {
-  if (Status s = CheckUsable(method, input.size()); !s) return std::unexpected(s.error());
+  if (!CanStart(method, input.size())) [[unlikely]] {
+    return std::unexpected(Refusal(method, input.size()));
+  }
   if (!input.empty()) std::memcpy(InputArea().data(), input.data(), input.size());
   auto output = Finish(method, input.size(), deadline);
   if (!output) return std::unexpected(output.error());
+  if (output->empty()) return std::string();
   return CopyOut(*output);
 }
 
 std::expected<ResponseLease, Error> Channel::CallInPlace(std::string_view method, std::size_t input_size,
                                                          Deadline deadline) {
-  if (Status s = CheckUsable(method, input_size); !s) return std::unexpected(s.error());
+  if (!CanStart(method, input_size)) [[unlikely]] {
+    return std::unexpected(Refusal(method, input_size));
+  }
   auto output = Finish(method, input_size, deadline);
   if (!output) return std::unexpected(output.error());
   leased_ = true;
@@ -254,6 +285,7 @@ Status Channel::RequestStop() {
   if (call_id_ == 0) call_id_ = 1;  // skip the hello: the worker reads requests from call 2 on
   Post(RequestKind::kStop, {}, 0, Deadline::Infinite());
   broken_ = "a stop request";  // the worker answers no call after it
+  open_ = false;
   return {};
 }
 

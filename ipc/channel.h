@@ -108,9 +108,18 @@ class Channel {
  private:
   Channel() = default;
   [[nodiscard]] Status Init(const ChannelOptions& options);
-  [[nodiscard]] Status CheckUsable(std::string_view method, std::size_t input_size) const;
+  // Whether a call may start now; the common case in one branch.
+  bool CanStart(std::string_view method, std::size_t input_size) const {
+    return open_ && !leased_ && !peer_dead() && method.size() <= kMaxMethodSize && input_size <= request_capacity_;
+  }
+  // Why CanStart() said no.
+  Error Refusal(std::string_view method, std::size_t input_size) const;
   void Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline);
-  [[nodiscard]] std::expected<DecodedResponse, Error> Await(Expecting expecting, Deadline deadline);
+  // Waits for the answer to call call_id_: spins, then sleeps (Sleep()).
+  [[nodiscard]] Status Wait(Deadline deadline);
+  [[nodiscard]] Status Sleep(Deadline deadline);
+  // The full check of a response (ipc/decoder.h); a violation breaks the channel.
+  [[nodiscard]] std::expected<DecodedResponse, Error> Decode(Expecting expecting);
   [[nodiscard]] std::expected<std::span<const std::byte>, Error> Finish(std::string_view method,
                                                                         std::size_t input_size, Deadline deadline);
   Error Break(Error error);
@@ -128,6 +137,7 @@ class Channel {
   std::uint64_t call_id_ = 0;
   SpinPolicy spin_;
   bool leased_ = false;
+  bool open_ = false;   // ready and not broken: calls may start
   std::string broken_;  // why the channel is unusable; empty while it is usable
   std::atomic<std::uint32_t> dead_{0};  // private futex word: 1 once the peer is dead
 };

@@ -36,6 +36,23 @@ struct DecodedResponse {
 [[nodiscard]] std::string DecodeResponse(const ResponseSlot& slot, std::span<const std::byte> data,
                                          std::uint64_t call_id, Expecting expecting, DecodedResponse* out);
 
+// The common case, inline, for the call path: a kOk answer to `call_id` whose
+// output fits `data`. Loads the three fields it needs once each; on true fills
+// `out` from those loads only. False says nothing about what is wrong: call
+// DecodeResponse, which loads every field again, once, and judges the
+// response on its own. The fuzz target holds this to DecodeResponse's verdict.
+inline bool DecodeOk(const ResponseSlot& slot, std::span<const std::byte> data, std::uint64_t call_id,
+                     DecodedResponse* out) {
+  const std::uint64_t got_id = slot.call_id.load(std::memory_order_relaxed);
+  const std::uint32_t status = slot.status.load(std::memory_order_relaxed);
+  const std::uint32_t output_size = slot.output_size.load(std::memory_order_relaxed);
+  if (got_id != call_id || status != static_cast<std::uint32_t>(ResponseStatus::kOk) || output_size > data.size()) {
+    return false;
+  }
+  *out = DecodedResponse{ResponseStatus::kOk, 0, data.first(output_size)};
+  return true;
+}
+
 // Copies shared bytes into a string the worker can no longer change.
 std::string CopyOut(std::span<const std::byte> bytes);
 // CopyOut for a message meant for people and logs: control characters become '?'.

@@ -17,27 +17,4 @@ SpinPolicy::SpinPolicy(SpinOptions options) : budget_(options.budget), adaptive_
   if (adaptive_ && UsableCpus() < 2) budget_ = std::chrono::nanoseconds(0);
 }
 
-std::chrono::nanoseconds SpinPolicy::Budget() {
-  if (!adaptive_ || budget_.count() == 0) {
-    spun_ = budget_.count() != 0;
-    return budget_;
-  }
-  spun_ = interval_ == 1 || ++skipped_ >= interval_;
-  if (!spun_) return std::chrono::nanoseconds(0);
-  skipped_ = 0;
-  return budget_;
-}
-
-void SpinPolicy::Record(std::chrono::nanoseconds waited, bool while_spinning) {
-  if (!adaptive_ || !spun_) return;  // a wait without a spin says nothing about spinning
-  // An answer caught after more than the budget means the spin was preempted,
-  // most likely by the very process it waited for: a miss, too.
-  if (while_spinning && waited <= budget_) {
-    misses_ = 0;
-    interval_ = 1;
-    return;
-  }
-  if (++misses_ >= kMissesBeforeBackoff && interval_ < kMaxInterval) interval_ *= 2;
-}
-
 }  // namespace sv::ipc

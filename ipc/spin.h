@@ -49,8 +49,38 @@ class SpinPolicy {
   std::uint32_t skipped_ = 0;   // waits without a spin since the last spin
 };
 
+// Inline: both run on every call.
+inline std::chrono::nanoseconds SpinPolicy::Budget() {
+  if (!adaptive_ || budget_.count() == 0) {
+    spun_ = budget_.count() != 0;
+    return budget_;
+  }
+  spun_ = interval_ == 1 || ++skipped_ >= interval_;
+  if (!spun_) return std::chrono::nanoseconds(0);
+  skipped_ = 0;
+  return budget_;
+}
+
+inline void SpinPolicy::Record(std::chrono::nanoseconds waited, bool while_spinning) {
+  if (!adaptive_ || !spun_) return;  // a wait without a spin says nothing about spinning
+  // An answer caught after more than the budget means the spin was preempted,
+  // most likely by the very process it waited for: a miss, too.
+  if (while_spinning && waited <= budget_) {
+    misses_ = 0;
+    interval_ = 1;
+    return;
+  }
+  if (++misses_ >= kMissesBeforeBackoff && interval_ < kMaxInterval) interval_ *= 2;
+}
+
 // CPUs this process may run on (sched_getaffinity), at least 1.
 int UsableCpus();
+
+// How a SpinUntil() ended.
+struct SpinOutcome {
+  bool caught;                    // done() became true while spinning
+  std::chrono::nanoseconds took;  // from the first clock read to the last; zero when caught before the first
+};
 
 // One CPU pause instruction: what a spin loop does between checks.
 inline void CpuRelax() {
@@ -59,6 +89,35 @@ inline void CpuRelax() {
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");
 #endif
+}
+
+// Spins until done(), for up to `budget` but never past `cap`, giving up early
+// when give_up() (checked with the clock) says so. The clock is read every
+// kSpinRoundsPerClockRead rounds and never on the catch: the catch is on the
+// path whose latency the caller sees, so `took` is measured to the last clock
+// read before it (zero when the catch came before the first read). A spin
+// preempted right before its catch thus counts as caught in time; a longer
+// preemption shows at the next clock read, as a spin that ran out. A zero
+// budget returns at once.
+inline constexpr unsigned kSpinRoundsPerClockRead = 8;
+template <class Done, class GiveUp>
+SpinOutcome SpinUntil(std::chrono::nanoseconds budget, std::chrono::steady_clock::time_point cap, Done done,
+                      GiveUp give_up) {
+  using Clock = std::chrono::steady_clock;
+  if (budget.count() <= 0) return {false, {}};
+  Clock::time_point start, last, end;
+  for (unsigned round = 1;; ++round) {
+    if (done()) return {true, last - start};
+    if (round % kSpinRoundsPerClockRead == 0) {
+      last = Clock::now();
+      if (round == kSpinRoundsPerClockRead) {
+        start = last;
+        end = cap - last < budget ? cap : last + budget;
+      }
+      if (last >= end || give_up()) return {false, last - start};
+    }
+    CpuRelax();
+  }
 }
 
 }  // namespace sv::ipc

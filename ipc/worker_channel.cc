@@ -87,6 +87,11 @@ void WorkerChannel::Publish(std::uint64_t call_id, ResponseStatus status, std::i
   const auto message_size = static_cast<std::uint32_t>(
       std::min<std::size_t>({message.size(), kMaxMessageSize, response_capacity_}));
   if (message_size != 0) std::memcpy(OutputArea().data(), message.data(), message_size);
+  Ring(call_id, status, code, output_size, message_size);
+}
+
+void WorkerChannel::Ring(std::uint64_t call_id, ResponseStatus status, std::int32_t code, std::uint32_t output_size,
+                         std::uint32_t message_size) {
   response_slot_->call_id.store(call_id, std::memory_order_relaxed);
   response_slot_->status.store(static_cast<std::uint32_t>(status), std::memory_order_relaxed);
   response_slot_->plugin_code.store(code, std::memory_order_relaxed);
@@ -107,28 +112,20 @@ void WorkerChannel::ReportInitFailed(std::int32_t code, std::string_view message
 
 void WorkerChannel::ReplyOk(std::size_t output_size) {
   SV_CHECK(output_size <= response_capacity_);
-  Publish(call_id_, ResponseStatus::kOk, 0, static_cast<std::uint32_t>(output_size), {});
+  Ring(call_id_, ResponseStatus::kOk, 0, static_cast<std::uint32_t>(output_size), 0);
 }
 
 void WorkerChannel::ReplyError(ResponseStatus status, std::int32_t code, std::string_view message) {
   Publish(call_id_, status, code, 0, message);
 }
 
-bool WorkerChannel::SpinForRequest(const std::stop_token& token) {
-  const auto last = static_cast<std::uint32_t>(call_id_);
-  const Clock::time_point end = Clock::now() + spin_.Budget();
-  for (unsigned round = 0; request_slot_->doorbell.load(std::memory_order_acquire) == last; ++round) {
-    if ((round & 7) == 7 && (Clock::now() >= end || token.stop_requested())) return false;
-    CpuRelax();
-  }
-  return true;
-}
-
 std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) {
   const auto last = static_cast<std::uint32_t>(call_id_);
-  const Clock::time_point start = Clock::now();
-  const bool caught_spinning = SpinForRequest(token);
-  while (!caught_spinning) {
+  const SpinOutcome spun = SpinUntil(
+      spin_.Budget(), Clock::time_point::max(),
+      [&] { return request_slot_->doorbell.load(std::memory_order_acquire) != last; },
+      [&] { return token.stop_requested(); });
+  while (!spun.caught) {
     response_slot_->worker_sleeping.store(1, std::memory_order_seq_cst);
     if (request_slot_->doorbell.load(std::memory_order_seq_cst) != last) break;
     if (Status s = stop::FutexWait(token, request_slot_->doorbell, last, Deadline::Infinite(), stop::FutexScope::kShared);
@@ -137,10 +134,10 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
       return std::unexpected(s.error());
     }
   }
-  // Only the sleep path set the flag (see Channel::Await).
-  if (!caught_spinning) response_slot_->worker_sleeping.store(0, std::memory_order_relaxed);
+  // Only the sleep path set the flag (see Channel::Sleep).
+  if (!spun.caught) response_slot_->worker_sleeping.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
-  spin_.Record(Clock::now() - start, caught_spinning);
+  spin_.Record(spun.took, spun.caught);
 
   const std::uint64_t id = request_slot_->call_id.load(std::memory_order_relaxed);
   const std::uint32_t kind = request_slot_->kind.load(std::memory_order_relaxed);
@@ -157,11 +154,7 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
                     std::to_string(method_size) + ", input size " + std::to_string(input_size) + ")");
   }
   const std::byte* data = request_.base() + kDataOffset;
-  Deadline deadline = Deadline::Infinite();
-  if (deadline_ns != INT64_MAX) {
-    deadline = Deadline::At(Deadline::Clock::time_point(std::chrono::nanoseconds(deadline_ns)));
-  }
-  return Request{static_cast<RequestKind>(kind), id, deadline,
+  return Request{static_cast<RequestKind>(kind), id, Deadline::FromMonotonicNanos(deadline_ns),
                  std::string_view(method_size <= kInlineMethodSize ? request_slot_->method_inline
                                                                    : reinterpret_cast<const char*>(data + kMethodOffset),
                                   method_size),

@@ -65,9 +65,11 @@ class WorkerChannel {
  private:
   WorkerChannel() = default;
   [[nodiscard]] Status Map(int request_fd, int response_fd);
-  [[nodiscard]] bool SpinForRequest(const std::stop_token& token);
   void Publish(std::uint64_t call_id, ResponseStatus status, std::int32_t code, std::uint32_t output_size,
                std::string_view message);
+  // Fills the response slot and rings the doorbell (the message, if any, is in place).
+  void Ring(std::uint64_t call_id, ResponseStatus status, std::int32_t code, std::uint32_t output_size,
+            std::uint32_t message_size);
 
   internal::Mapping request_;
   internal::Mapping response_;

@@ -102,10 +102,8 @@ void PluginHost::Serve(const ipc::Request& request, ipc::WorkerChannel& channel)
   OutputBuffer out{{&OutputBuffer::Write, &OutputBuffer::Tail, &OutputBuffer::Advance, nullptr},
                    area.data(), area.size()};
   out.c.impl = &out;
-  sv_call_info info{sizeof(sv_call_info), options_.index, request.call_id, INT64_MAX, options_.pool.c_str()};
-  if (auto ts = request.deadline.AbsoluteTimespec()) {
-    info.deadline_ns = std::int64_t{ts->tv_sec} * 1'000'000'000 + ts->tv_nsec;
-  }
+  sv_call_info info{sizeof(sv_call_info), options_.index, request.call_id, request.deadline.MonotonicNanos(),
+                    options_.pool.c_str()};
   sv_error err;  // not zero-filled: 1 KiB per call
   err.code = 0;
   err.message[0] = '\0';

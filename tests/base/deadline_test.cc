@@ -41,6 +41,15 @@ TEST(DeadlineTest, AbsoluteTimespecIsOnTheMonotonicClock) {
   EXPECT_LE(at->tv_sec, now.tv_sec + 11);
 }
 
+TEST(DeadlineTest, MonotonicNanosRoundTrips) {
+  EXPECT_EQ(Deadline::Infinite().MonotonicNanos(), INT64_MAX);
+  EXPECT_TRUE(Deadline::FromMonotonicNanos(INT64_MAX).infinite());
+  const Deadline d = Deadline::After(std::chrono::milliseconds(5));
+  EXPECT_EQ(Deadline::FromMonotonicNanos(d.MonotonicNanos()), d);
+  const timespec ts = *d.AbsoluteTimespec();
+  EXPECT_EQ(d.MonotonicNanos(), std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec);
+}
+
 TEST(DeadlineTest, RemainingMillisRoundsUp) {
   Deadline d = Deadline::After(1500us);
   int ms = d.RemainingMillis();

@@ -154,6 +154,17 @@ void DecodeOne(const std::uint8_t* bytes, std::size_t size) {
   const std::optional<std::size_t> expected = AcceptedPayloadSize(fields, data_size, wanted);
   SV_FUZZ_CHECK(violation.empty() == expected.has_value());
   if (expected) CheckAccepted(out, fields, data, *expected);
+
+  // The call path's inline fast path accepts exactly what DecodeResponse
+  // accepts as kOk for a call, and decodes it alike.
+  if (wanted.expecting != Expecting::kCall) return;
+  DecodedResponse fast{};
+  const bool ok = violation.empty() && out.status == ResponseStatus::kOk;
+  SV_FUZZ_CHECK(DecodeOk(*slot, data, wanted.call_id, &fast) == ok);
+  if (ok) {
+    SV_FUZZ_CHECK(fast.status == out.status && fast.plugin_code == out.plugin_code);
+    SV_FUZZ_CHECK(fast.payload.data() == out.payload.data() && fast.payload.size() == out.payload.size());
+  }
 }
 
 }  // namespace

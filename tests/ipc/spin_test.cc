@@ -96,5 +96,57 @@ TEST(SpinPolicyTest, AFewMissesDoNotStopSpinning) {
   }
 }
 
+using Clock = std::chrono::steady_clock;
+
+TEST(SpinUntilTest, ZeroBudgetReturnsAtOnceWithoutLooking) {
+  int looks = 0;
+  SpinOutcome out = SpinUntil(nanoseconds(0), Clock::time_point::max(), [&] { return ++looks, true; }, [] { return false; });
+  EXPECT_FALSE(out.caught);
+  EXPECT_EQ(looks, 0);
+}
+
+TEST(SpinUntilTest, AQuickCatchReadsNoClock) {
+  int looks = 0;
+  SpinOutcome out = SpinUntil(microseconds(50), Clock::time_point::max(), [&] { return ++looks == 3; }, [] { return false; });
+  EXPECT_TRUE(out.caught);
+  EXPECT_EQ(looks, 3);
+  EXPECT_EQ(out.took, nanoseconds(0));  // caught before the first clock read
+}
+
+TEST(SpinUntilTest, ALaterCatchIsTimedUpToTheLastClockRead) {
+  const Clock::time_point begin = Clock::now();
+  int looks = 0;
+  SpinOutcome out = SpinUntil(std::chrono::seconds(10), Clock::time_point::max(), [&] { return ++looks == 1000; },
+                              [] { return false; });
+  EXPECT_TRUE(out.caught);
+  EXPECT_GE(out.took, nanoseconds(0));
+  EXPECT_LE(out.took, Clock::now() - begin);
+}
+
+TEST(SpinUntilTest, EndsAtTheBudget) {
+  const Clock::time_point begin = Clock::now();
+  SpinOutcome out = SpinUntil(microseconds(200), Clock::time_point::max(), [] { return false; }, [] { return false; });
+  EXPECT_FALSE(out.caught);
+  EXPECT_GE(Clock::now() - begin, microseconds(200));
+  EXPECT_GE(out.took, microseconds(200) - microseconds(1));
+}
+
+TEST(SpinUntilTest, NeverSpinsPastTheCap) {
+  int looks = 0;
+  // A cap already past: the first clock read ends the spin.
+  SpinOutcome out = SpinUntil(std::chrono::seconds(30), Clock::now() - microseconds(1), [&] { return ++looks, false; },
+                              [] { return false; });
+  EXPECT_FALSE(out.caught);
+  EXPECT_EQ(looks, int{kSpinRoundsPerClockRead});
+}
+
+TEST(SpinUntilTest, GivesUpWhenAsked) {
+  int asked = 0;
+  SpinOutcome out = SpinUntil(std::chrono::seconds(30), Clock::time_point::max(), [] { return false; },
+                              [&] { return ++asked == 2; });
+  EXPECT_FALSE(out.caught);
+  EXPECT_EQ(asked, 2);
+}
+
 }  // namespace
 }  // namespace sv::ipc
