@@ -23,6 +23,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kPluginError: return "PluginError";
     case ErrorCode::kWorkerCrashed: return "WorkerCrashed";
     case ErrorCode::kResourceLimit: return "ResourceLimit";
+    case ErrorCode::kBadConfig: return "BadConfig";
   }
   return "Unknown";
 }

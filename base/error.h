@@ -25,6 +25,7 @@ enum class ErrorCode : std::uint8_t {
   kPluginError,       // the plugin reported a failure; plugin_code() holds its code
   kWorkerCrashed,     // the worker process died during the call
   kResourceLimit,     // the worker hit one of its limits (memory, CPU time, files)
+  kBadConfig,         // a config file cannot be read or is wrong; the message lists every problem
 };
 
 // The code's name without the leading "k", e.g. "DeadlineExceeded".
