@@ -24,6 +24,9 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kWorkerCrashed: return "WorkerCrashed";
     case ErrorCode::kResourceLimit: return "ResourceLimit";
     case ErrorCode::kBadConfig: return "BadConfig";
+    case ErrorCode::kPoolStopped: return "PoolStopped";
+    case ErrorCode::kOverloaded: return "Overloaded";
+    case ErrorCode::kStartFailed: return "StartFailed";
   }
   return "Unknown";
 }

@@ -26,6 +26,9 @@ enum class ErrorCode : std::uint8_t {
   kWorkerCrashed,     // the worker process died during the call
   kResourceLimit,     // the worker hit one of its limits (memory, CPU time, files)
   kBadConfig,         // a config file cannot be read or is wrong; the message lists every problem
+  kPoolStopped,       // the pool is stopped or stopping: no new calls
+  kOverloaded,        // every worker is busy and max_queue callers already wait
+  kStartFailed,       // the pool's workers cannot start (the pool is FATAL); the message says why
 };
 
 // The code's name without the leading "k", e.g. "DeadlineExceeded".

@@ -1,7 +1,7 @@
 // Per-worker cgroup v2 isolation, run by the supervisor: one cgroup per worker
 // below the supervisor's own subtree, so that a kill reaches every process a
 // plugin started, including those that left the process group with setsid().
-// Workers join with worker::JoinCgroup (worker/cgroup_join.h).
+// Workers are started inside their cgroup (clone3 CLONE_INTO_CGROUP, supervisor/spawn.h).
 #pragma once
 
 #include <cstddef>

@@ -66,6 +66,10 @@ std::expected<Options, Error> ParseOptions(int argc, const char* const* argv) {
       o.spin.adaptive = false;
       continue;
     }
+    if (flag == "--notify") {
+      o.notify = true;
+      continue;
+    }
     if (i + 1 >= argc) return Bad(std::string(flag) + ": missing value");
     if (Status s = Apply(o, flag, argv[++i]); !s) return std::unexpected(s.error());
   }
@@ -90,6 +94,7 @@ std::vector<std::string> ToArguments(const Options& o) {
   add("--limit-core", std::to_string(o.limits.core_size));
   add("--spin-ns", std::to_string(o.spin.budget.count()));
   if (!o.spin.adaptive) args.push_back("--spin-fixed");
+  if (o.notify) args.push_back("--notify");
   return args;
 }
 

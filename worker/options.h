@@ -22,6 +22,11 @@ inline constexpr int kExitPermanent = 100; // bad arguments, plugin cannot load,
 inline constexpr int kExitBug = 101;       // a bug in sv-worker
 inline constexpr int kExitTemporary = 111; // restarting may help
 
+// Where sv-worker finds its ready notification eventfd when started with
+// --notify: it writes 1 to it after answering the hello (ready or init
+// failed), so a supervisor can wait for many starting workers in one epoll.
+inline constexpr int kNotifyFd = 5;
+
 struct Limits {
   std::optional<std::uint64_t> address_space;  // RLIMIT_AS, bytes
   std::optional<std::uint64_t> cpu_seconds;    // RLIMIT_CPU
@@ -38,6 +43,7 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> config;  // plugin_config, in order
   Limits limits;
   ipc::SpinOptions spin;
+  bool notify = false;  // kNotifyFd is an eventfd to write to once the hello is answered
 };
 
 // Parses argv. kInvalidArgument naming the bad argument. Usage (all values
@@ -45,7 +51,7 @@ struct Options {
 //   sv-worker --plugin PATH --pool NAME --index N --parent PID
 //             [--tmpdir PATH] [--config KEY=VALUE]...
 //             [--limit-as BYTES] [--limit-cpu SECONDS] [--limit-nofile N] [--limit-core BYTES]
-//             [--spin-ns N] [--spin-fixed]
+//             [--spin-ns N] [--spin-fixed] [--notify]
 [[nodiscard]] std::expected<Options, Error> ParseOptions(int argc, const char* const* argv);
 
 // The argv that ParseOptions reads back into `options` (without argv[0]).

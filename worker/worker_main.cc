@@ -4,8 +4,10 @@
 // arguments or limits, plugin cannot load or init refuses, channel of another
 // layout version), 101 a bug, 111 temporary failure.
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -66,9 +68,18 @@ std::expected<std::stop_token, Error> SetUpGracefulStop() {
   return g_stop->get_token();
 }
 
+// Tells the supervisor the hello is answered (see Options::notify). Best
+// effort: a supervisor that closed its end learns the rest from the channel.
+void Notify(const Options& options) {
+  if (!options.notify) return;
+  const std::uint64_t one = 1;
+  (void)!write(kNotifyFd, &one, sizeof one);
+  close(kNotifyFd);
+}
+
 // The plugin's helper programs must not inherit the channel; our mappings stay.
-Status CloseChannelOnExec() {
-  for (int fd : {ipc::kRequestFd, ipc::kResponseFd}) {
+Status CloseChannelOnExec(const Options& options) {
+  for (int fd : {ipc::kRequestFd, ipc::kResponseFd, options.notify ? kNotifyFd : ipc::kResponseFd}) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return FailErrno("fcntl FD_CLOEXEC fd=" + std::to_string(fd), errno);
   }
   return {};
@@ -78,14 +89,17 @@ int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_t
   auto host = PluginHost::Load(options);
   if (!host) {
     channel.ReportInitFailed(SV_INIT_FATAL, host.error().message());
+    Notify(options);
     return Die(&options, kExitPermanent, host.error());
   }
   if (auto init = (*host)->Init(); !init) {
     channel.ReportInitFailed(init.error().code, "init: " + init.error().message);
+    Notify(options);
     return Die(&options, init.error().permanent ? kExitPermanent : kExitTemporary,
                Error(ErrorCode::kPluginError, "plugin init failed: " + init.error().message));
   }
   channel.ReportReady();
+  Notify(options);
   for (;;) {
     auto request = channel.Next(token);
     if (!request) {
@@ -113,7 +127,7 @@ int main(int argc, char** argv) {
   // The channel is mapped before the limits apply, so they cannot refuse it.
   auto channel = ipc::WorkerChannel::Attach(ipc::kRequestFd, ipc::kResponseFd, o->spin);
   if (!channel) return Die(o, SetupExitCode(channel.error()), channel.error());
-  if (Status s = CloseChannelOnExec(); !s) return Die(o, kExitTemporary, s.error());
+  if (Status s = CloseChannelOnExec(*o); !s) return Die(o, kExitTemporary, s.error());
   auto token = SetUpGracefulStop();
   if (!token) return Die(o, SetupExitCode(token.error()), token.error());
   if (Status s = Confine(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());

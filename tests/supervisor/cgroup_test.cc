@@ -1,4 +1,4 @@
-// Tests for supervisor/cgroup.h and worker/cgroup_join.h with real cgroups and
+// Tests for supervisor/cgroup.h with real cgroups and
 // real processes. Skipped where cgroup v2 cannot be used (CgroupTree::Open says
 // kUnsupported).
 #include "supervisor/cgroup.h"
@@ -22,7 +22,6 @@
 #include "base/deadline.h"
 #include "base/io.h"
 #include "base/unique_fd.h"
-#include "worker/cgroup_join.h"
 
 namespace sv::supervisor {
 namespace {
@@ -44,8 +43,18 @@ bool IsGoneOrZombie(pid_t pid) {
   return paren == std::string::npos || text.substr(paren + 2, 1) == "Z";
 }
 
+// Moves the calling process into `cgroup` (as a worker started elsewhere
+// than in its cgroup would join it). False when the kernel refused.
+bool Join(const std::string& cgroup) {
+  const int fd = open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = write(fd, "0\n", 2) == 2;
+  close(fd);
+  return ok;
+}
+
 // The processes a test starts in a worker cgroup: `child` joined it with
-// JoinCgroup; `grandchild` (0 if not asked for) was forked there and left the
+// Join(); `grandchild` (0 if not asked for) was forked there and left the
 // process group with setsid(). Both wait in pause() until killed.
 struct Family {
   pid_t child = -1;
@@ -54,9 +63,9 @@ struct Family {
 };
 
 // Runs in the forked child; never returns. The test process is
-// single-threaded, so allocating here (JoinCgroup) is safe.
+// single-threaded, so allocating here is safe.
 [[noreturn]] void RunChild(const std::string& cgroup, int ready_fd, bool with_grandchild) {
-  if (!worker::JoinCgroup(cgroup)) _exit(111);
+  if (!Join(cgroup)) _exit(111);
   const pid_t self = getpid();
   if (write(ready_fd, &self, sizeof self) != sizeof self) _exit(111);
   if (with_grandchild) {
@@ -137,13 +146,6 @@ class CgroupTreeTest : public ::testing::Test {
 TEST(KillScopeTest, NamesAreWhatStatusShows) {
   EXPECT_EQ(KillScopeName(KillScope::kCgroup), "cgroup");
   EXPECT_EQ(KillScopeName(KillScope::kProcessGroup), "process group");
-}
-
-TEST(JoinCgroupTest, MissingCgroupFailsWithErrno) {
-  Status s = worker::JoinCgroup("/nonexistent/sv-cgroup-test");
-  ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().sys_errno(), ENOENT);
-  EXPECT_NE(s.error().ToString().find("/nonexistent/sv-cgroup-test/cgroup.procs"), std::string::npos);
 }
 
 TEST_F(CgroupTreeTest, OpenCreatesSubtreeNamedAfterHintAndPid) {

@@ -1,0 +1,1006 @@
+#include "supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "ipc/channel.h"
+#include "stop/calls.h"
+#include "config/diff.h"
+#include "stop/stop_event_fd.h"
+#include "supervisor/cgroup.h"
+#include "supervisor/restart_policy.h"
+#include "worker/tmpdir.h"
+
+namespace sv::supervisor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kNoToken = 0;
+
+// epoll data: which descriptor of which worker (or the loop's own) is ready.
+enum class Source : std::uint8_t { kCommand = 1, kTimer, kStop, kPidfd, kNotify };
+
+std::uint64_t Key(Source source, std::uint64_t token) { return (token << 8) | static_cast<std::uint64_t>(source); }
+
+std::string DefaultWorkerPath() {
+  if (const char* env = getenv("SV_WORKER"); env != nullptr && *env != '\0') return env;
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "sv-worker";
+  std::filesystem::path dir = std::filesystem::path(std::string(self, static_cast<std::size_t>(n))).parent_path();
+  for (const char* rel : {"sv-worker", "../worker/sv-worker", "../../worker/sv-worker"}) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir / rel, ec)) return (dir / rel).lexically_normal().string();
+  }
+  return "sv-worker";
+}
+
+std::uint64_t ReadRss(pid_t pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  std::uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+ipc::SpinOptions SpinFor(const config::SpinSetting& spin) {
+  ipc::SpinOptions options;
+  if (spin.mode == config::SpinSetting::Mode::kOff) options.budget = 0ns;
+  if (spin.mode == config::SpinSetting::Mode::kFixed) {
+    options.budget = spin.budget;
+    options.adaptive = false;
+  }
+  return options;
+}
+
+RestartSettings RestartFor(const config::RestartPolicy& r) {
+  return {r.backoff_initial, r.backoff_max, r.healthy_after, r.intensity, r.period};
+}
+
+}  // namespace
+
+// One worker process: lives as long as anyone (its slot, a caller) holds it.
+struct Worker {
+  std::uint32_t slot = 0;
+  std::uint64_t generation = 0;
+  std::uint64_t token = kNoToken;  // epoll and timer identity
+  std::unique_ptr<ipc::Channel> channel;
+  SpawnedProcess process;
+  UniqueFd notify;
+  std::string tmpdir;
+  std::string cgroup;
+  Clock::time_point spawned_at{}, ready_at{};
+  std::uint64_t calls = 0;
+  std::uint64_t recycle_after = 0;  // 0: never
+  std::uint64_t rss = 0;
+  bool killed = false;
+  bool reaped = false;
+  bool replace = false;   // exit means "start the next one now" (recycle, restart)
+  bool was_ready = false;
+  std::string failure;    // what went wrong, for last_error
+};
+
+// A place for one worker in a pool; keeps its state across processes.
+struct Slot {
+  std::uint32_t index = 0;
+  WorkerState state = WorkerState::kStarting;
+  std::shared_ptr<Worker> worker;  // null in kBackoff/kExited/kFatal
+  std::uint64_t generation = 0;
+  std::uint64_t timer_seq = 0;     // timers armed earlier than the last are stale
+  bool remove = false;             // exit means "slot done" (shrink, stop)
+  std::optional<ExitInfo> last_exit;
+  std::optional<StopReport::Outcome> stop_outcome;
+  pid_t last_pid = 0;
+};
+
+struct PoolImpl {
+  config::PoolConfig config;
+  PoolState state = PoolState::kStopped;
+  std::unique_ptr<Pool> handle;
+  std::vector<std::unique_ptr<Slot>> slots;
+  std::deque<std::shared_ptr<Worker>> idle;
+  std::condition_variable freed;  // with Impl::mu
+  std::uint32_t waiting = 0;
+  RestartPolicy restart{RestartSettings{}};
+  std::string last_error;
+  std::uint64_t calls = 0, restarts = 0, kills = 0;
+  std::map<std::string, std::uint64_t> failures;
+  std::vector<std::uint32_t> rolling;  // slots still to restart, one at a time
+  std::optional<std::uint32_t> rolling_now;
+  StopReport stop_report;           // filled while stopping
+  std::condition_variable changed;  // state or readiness changed (with Impl::mu)
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+enum class TimerKind : std::uint8_t { kStart, kStop, kBackoff, kCgroupSweep };
+struct TimerEntry {
+  TimerKind kind;
+  std::string pool;
+  std::uint32_t slot;
+  std::uint64_t seq;
+};
+
+struct Supervisor::Impl {
+  SupervisorOptions options;
+  std::unique_ptr<CgroupTree> cgroups;
+  std::string kill_scope;
+  std::string tmp_root;
+
+  mutable std::mutex mu;
+  std::map<std::string, std::unique_ptr<PoolImpl>, std::less<>> pools;
+  std::map<std::uint64_t, std::shared_ptr<Worker>> by_token;
+  std::uint64_t next_token = 1;
+  std::multimap<Clock::time_point, TimerEntry> timers;
+  std::vector<std::string> cgroups_to_remove;
+  std::deque<std::function<void()>> commands;
+
+  UniqueFd epoll, command_fd, timer_fd;
+  std::unique_ptr<stop::StopEventFd> stop_fd;
+  std::stop_source stop_source;
+  std::jthread loop;
+  bool loop_failed = false;
+
+  // --- set-up (Create) ---
+  Status Init(const config::Config& config);
+  // --- the loop thread ---
+  void Run();
+  void Dispatch(std::uint64_t key);
+  void RunCommands();
+  void RunTimers();
+  void ArmTimerFd();
+  void ArmTimer(PoolImpl& pool, Slot& slot, TimerKind kind, std::chrono::nanoseconds after);
+  void OnReadyNotice(const std::shared_ptr<Worker>& worker);
+  void OnExit(const std::shared_ptr<Worker>& worker);
+  WorkerEvent ClassifyExit(PoolImpl& pool, Slot& slot, Worker& worker, const ExitInfo& exit);
+  void SweepCgroups();
+  // --- shared (mu held) ---
+  void Apply(PoolImpl& pool, Slot& slot, WorkerEvent event);
+  void Perform(PoolImpl& pool, Slot& slot, WorkerAction action);
+  void SpawnInto(PoolImpl& pool, Slot& slot);
+  void Kill(PoolImpl& pool, Worker& worker);
+  void Release(PoolImpl& pool, const std::shared_ptr<Worker>& worker);
+  void StartPool(PoolImpl& pool);
+  void StopPool(PoolImpl& pool);
+  void ResizePool(PoolImpl& pool, std::uint32_t workers);
+  void FinishIfStopped(PoolImpl& pool);
+  void NextRolling(PoolImpl& pool);
+  PoolImpl* Find(std::string_view name);
+  Slot* SlotOf(PoolImpl& pool, const Worker& worker);
+  // Runs `fn` on the loop thread (mu held) and waits for it.
+  Status Post(std::function<void()> fn);
+  // --- callers ---
+  std::expected<std::string, Error> Call(const std::string& pool_name, std::string_view method,
+                                         std::string_view input, std::optional<Deadline> deadline);
+  std::expected<std::shared_ptr<Worker>, Error> Acquire(PoolImpl& pool, std::unique_lock<std::mutex>& lock,
+                                                        Deadline deadline);
+  void Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker, const std::expected<std::string, Error>& result);
+};
+
+// ---------------------------------------------------------------- set-up
+
+std::string_view PoolStateName(PoolState state) {
+  switch (state) {
+    case PoolState::kRunning: return "RUNNING";
+    case PoolState::kStopping: return "STOPPING";
+    case PoolState::kStopped: return "STOPPED";
+    case PoolState::kFatal: return "FATAL";
+  }
+  return "?";
+}
+
+std::string_view StopOutcomeName(StopReport::Outcome outcome) {
+  switch (outcome) {
+    case StopReport::Outcome::kGraceful: return "stopped";
+    case StopReport::Outcome::kKilled: return "killed";
+    case StopReport::Outcome::kAlreadyDead: return "already dead";
+  }
+  return "?";
+}
+
+std::expected<std::unique_ptr<Supervisor>, Error> Supervisor::Create(const config::Config& config,
+                                                                     SupervisorOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  if (Status s = impl->Init(config); !s) return std::unexpected(s.error());
+  return std::unique_ptr<Supervisor>(new Supervisor(std::move(impl)));
+}
+
+Supervisor::Supervisor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Status Supervisor::Impl::Init(const config::Config& config) {
+  if (options.worker_path.empty()) options.worker_path = DefaultWorkerPath();
+  if (access(options.worker_path.c_str(), X_OK) != 0) {
+    return Fail(ErrorCode::kInvalidArgument, Error::FromErrno("sv-worker at " + options.worker_path, errno).ToString());
+  }
+  // A worker costs one descriptor (its pidfd) and two while it starts: lift
+  // the soft limit to the hard one, as a server of many connections would.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  kill_scope = "process group";
+  if (options.use_cgroups) {
+    if (auto tree = CgroupTree::Open("sv"); tree) {
+      cgroups = std::move(*tree);
+      kill_scope = "cgroup";
+    } else {
+      kill_scope = "process group (" + tree.error().message() + ")";
+    }
+  }
+  const char* tmp = getenv("TMPDIR");
+  std::string base = !options.tmp_root.empty() ? options.tmp_root : (tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
+  tmp_root = base + "/sv-" + std::to_string(getpid()) + "-" + std::to_string(Clock::now().time_since_epoch().count());
+  if (mkdir(tmp_root.c_str(), 0700) != 0) return FailErrno("mkdir " + tmp_root, errno);
+
+  epoll = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
+  command_fd = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  timer_fd = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!epoll || !command_fd || !timer_fd) return FailErrno("epoll/eventfd/timerfd", errno);
+  auto stop = stop::StopEventFd::Create(stop_source.get_token());
+  if (!stop) return std::unexpected(stop.error());
+  stop_fd = std::move(*stop);
+  for (auto [fd, source] : {std::pair{command_fd.get(), Source::kCommand}, {timer_fd.get(), Source::kTimer},
+                            {stop_fd->fd(), Source::kStop}}) {
+    epoll_event ev{EPOLLIN, {.u64 = Key(source, 0)}};
+    if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return FailErrno("epoll_ctl", errno);
+  }
+  for (const auto& [name, pool_config] : config.pools) {
+    auto pool = std::make_unique<PoolImpl>();
+    pool->config = pool_config;
+    pool->restart = RestartPolicy(RestartFor(pool_config.restart), std::random_device{}());
+    pools.emplace(name, std::move(pool));
+  }
+  // Workers die with the thread that spawned them: only the loop spawns.
+  loop = std::jthread([this] { Run(); });
+  return Post([this] {
+    for (auto& [name, pool] : pools) {
+      if (pool->config.autostart) StartPool(*pool);
+    }
+  });
+}
+
+Supervisor::~Supervisor() {
+  std::vector<std::pair<std::string, std::chrono::nanoseconds>> pools;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [name, pool] : impl_->pools) pools.emplace_back(name, pool->config.stop_timeout);
+  }
+  for (const auto& [name, grace] : pools) (void)Stop(name, Deadline::After(grace + 2s));
+  impl_->stop_source.request_stop();
+  if (impl_->loop.joinable()) impl_->loop.join();
+  // Anything the stops missed (a deadline passed): kill and reap it here.
+  for (auto& [token, worker] : impl_->by_token) {
+    if (worker->reaped) continue;
+    (void)SendSignal(worker->process.pidfd.get(), SIGKILL);
+    if (impl_->cgroups && !worker->cgroup.empty()) (void)impl_->cgroups->Kill(worker->cgroup);
+    (void)Reap(worker->process.pidfd.get(), true);
+    if (!worker->tmpdir.empty()) (void)worker::RemoveTree(worker->tmpdir);
+  }
+  impl_->by_token.clear();
+  impl_->cgroups.reset();  // kills and removes what is left
+  (void)worker::RemoveTree(impl_->tmp_root);
+}
+
+// ---------------------------------------------------------------- the loop
+
+void Supervisor::Impl::Run() {
+  std::stop_token token = stop_source.get_token();
+  epoll_event events[64];
+  while (!token.stop_requested()) {
+    const int n = epoll_wait(epoll.get(), events, 64, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      loop_failed = true;
+      return;
+    }
+    std::lock_guard lock(mu);
+    for (int i = 0; i < n; ++i) Dispatch(events[i].data.u64);
+  }
+}
+
+void Supervisor::Impl::Dispatch(std::uint64_t key) {
+  const auto source = static_cast<Source>(key & 0xff);
+  const std::uint64_t token = key >> 8;
+  switch (source) {
+    case Source::kCommand: return RunCommands();
+    case Source::kTimer: return RunTimers();
+    case Source::kStop: return;
+    case Source::kPidfd:
+    case Source::kNotify: {
+      auto it = by_token.find(token);
+      if (it == by_token.end()) return;  // already handled in this batch
+      std::shared_ptr<Worker> worker = it->second;
+      if (source == Source::kNotify) return OnReadyNotice(worker);
+      return OnExit(worker);
+    }
+  }
+}
+
+void Supervisor::Impl::RunCommands() {
+  std::uint64_t count = 0;
+  (void)!read(command_fd.get(), &count, sizeof count);
+  while (!commands.empty()) {
+    auto fn = std::move(commands.front());
+    commands.pop_front();
+    fn();
+  }
+}
+
+Status Supervisor::Impl::Post(std::function<void()> fn) {
+  auto done = std::make_shared<std::pair<bool, std::condition_variable>>();
+  std::unique_lock lock(mu);
+  if (loop_failed) return Fail(ErrorCode::kInternal, "the supervisor's event loop failed");
+  commands.push_back([fn = std::move(fn), done] {
+    fn();
+    done->first = true;
+    done->second.notify_all();
+  });
+  const std::uint64_t one = 1;
+  if (write(command_fd.get(), &one, sizeof one) < 0) return FailErrno("write command eventfd", errno);
+  done->second.wait(lock, [&] { return done->first; });
+  return {};
+}
+
+void Supervisor::Impl::ArmTimer(PoolImpl& pool, Slot& slot, TimerKind kind, std::chrono::nanoseconds after) {
+  timers.emplace(Clock::now() + after, TimerEntry{kind, pool.config.name, slot.index, ++slot.timer_seq});
+  ArmTimerFd();
+}
+
+void Supervisor::Impl::ArmTimerFd() {
+  itimerspec spec{};
+  if (!timers.empty()) {
+    const std::int64_t ns = std::max<std::int64_t>(
+        1, std::chrono::nanoseconds(timers.begin()->first.time_since_epoch()).count());
+    spec.it_value = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  }
+  timerfd_settime(timer_fd.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void Supervisor::Impl::RunTimers() {
+  std::uint64_t expirations = 0;
+  (void)!read(timer_fd.get(), &expirations, sizeof expirations);
+  const Clock::time_point now = Clock::now();
+  while (!timers.empty() && timers.begin()->first <= now) {
+    TimerEntry entry = timers.begin()->second;
+    timers.erase(timers.begin());
+    if (entry.kind == TimerKind::kCgroupSweep) {
+      SweepCgroups();
+      continue;
+    }
+    PoolImpl* pool = Find(entry.pool);
+    if (pool == nullptr || entry.slot >= pool->slots.size() || !pool->slots[entry.slot]) continue;
+    Slot& slot = *pool->slots[entry.slot];
+    if (entry.seq != slot.timer_seq) continue;  // re-armed or disarmed since
+    switch (entry.kind) {
+      case TimerKind::kStart:
+        if (slot.worker) {
+          slot.worker->failure = "not ready within start_timeout (" +
+                                 std::to_string(pool->config.start_timeout.count() / 1'000'000) + " ms)";
+        }
+        Apply(*pool, slot, WorkerEvent::kStartTimedOut);
+        break;
+      case TimerKind::kStop: Apply(*pool, slot, WorkerEvent::kStopTimedOut); break;
+      case TimerKind::kBackoff: Apply(*pool, slot, WorkerEvent::kBackoffEnded); break;
+      case TimerKind::kCgroupSweep: break;
+    }
+  }
+  ArmTimerFd();
+}
+
+void Supervisor::Impl::OnReadyNotice(const std::shared_ptr<Worker>& worker) {
+  std::uint64_t count = 0;
+  (void)!read(worker->notify.get(), &count, sizeof count);
+  epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->notify.get(), nullptr);
+  PoolImpl* pool = nullptr;
+  Slot* slot = nullptr;
+  for (auto& [name, p] : pools) {
+    if ((slot = SlotOf(*p, *worker)) != nullptr) {
+      pool = p.get();
+      break;
+    }
+  }
+  if (slot == nullptr) return;
+  // The worker rang the hello doorbell before writing the eventfd: no wait.
+  if (Status s = worker->channel->WaitReady(Deadline::After(1s)); !s) {
+    worker->failure = s.error().message();
+    pool->last_error = "worker " + std::to_string(worker->process.pid) + " failed to start: " + s.error().message();
+    return;  // it exits; OnExit decides what comes next
+  }
+  worker->ready_at = Clock::now();
+  worker->was_ready = true;
+  worker->notify.Reset();
+  Apply(*pool, *slot, WorkerEvent::kReady);
+}
+
+WorkerEvent Supervisor::Impl::ClassifyExit(PoolImpl& pool, Slot& slot, Worker& worker, const ExitInfo& exit) {
+  if (slot.remove || pool.state == PoolState::kStopping || pool.state == PoolState::kStopped) {
+    return WorkerEvent::kExitedStop;
+  }
+  if (worker.replace) return WorkerEvent::kExitedReplace;
+  const std::string what = "worker " + std::to_string(worker.process.pid) + " " + exit.ToString();
+  pool.last_error = worker.failure.empty() ? what : what + ": " + worker.failure;
+  if (!exit.signaled && IsPermanentExit(exit.code)) {
+    pool.last_error += " (permanent failure: not restarted)";
+    return WorkerEvent::kExitedFatal;
+  }
+  const auto uptime = worker.was_ready ? Clock::now() - worker.ready_at : 0ns;
+  RestartPolicy::Decision decision = pool.restart.OnCrash(slot.index, uptime, Clock::now());
+  if (decision.fatal) {
+    pool.last_error += " (" + decision.reason + ")";
+    return WorkerEvent::kExitedFatal;
+  }
+  ArmTimer(pool, slot, TimerKind::kBackoff, decision.delay);
+  return WorkerEvent::kExitedBackoff;
+}
+
+void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
+  // Grandchildren first, while the worker's pid (and process group) is still ours.
+  if (cgroups && !worker->cgroup.empty()) (void)cgroups->Kill(worker->cgroup);
+  else kill(-worker->process.pid, SIGKILL);
+  auto exit = Reap(worker->process.pidfd.get(), true);
+  worker->reaped = true;
+  worker->channel->MarkPeerDead();
+  epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->process.pidfd.get(), nullptr);
+  if (worker->notify) epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->notify.get(), nullptr);
+  worker->notify.Reset();
+  by_token.erase(worker->token);
+  if (!worker->tmpdir.empty()) (void)worker::RemoveTree(worker->tmpdir);
+  if (!worker->cgroup.empty() && cgroups && !cgroups->Remove(worker->cgroup)) {
+    cgroups_to_remove.push_back(worker->cgroup);
+    timers.emplace(Clock::now() + 20ms, TimerEntry{TimerKind::kCgroupSweep, {}, 0, 0});
+    ArmTimerFd();
+  }
+  const ExitInfo info = exit ? *exit : ExitInfo{true, SIGKILL, false};
+  for (auto& [name, pool] : pools) {
+    Slot* slot = SlotOf(*pool, *worker);
+    if (slot == nullptr) continue;
+    pool->idle.erase(std::remove(pool->idle.begin(), pool->idle.end(), worker), pool->idle.end());
+    slot->last_exit = info;
+    slot->last_pid = worker->process.pid;
+    if (pool->state == PoolState::kStopping || slot->remove) {
+      slot->stop_outcome = worker->killed ? StopReport::Outcome::kKilled : StopReport::Outcome::kGraceful;
+    }
+    Apply(*pool, *slot, ClassifyExit(*pool, *slot, *worker, info));
+    return;
+  }
+}
+
+void Supervisor::Impl::SweepCgroups() {
+  std::erase_if(cgroups_to_remove, [&](const std::string& path) { return cgroups->Remove(path).has_value(); });
+  if (!cgroups_to_remove.empty()) {
+    timers.emplace(Clock::now() + 20ms, TimerEntry{TimerKind::kCgroupSweep, {}, 0, 0});
+  }
+}
+
+// ---------------------------------------------------------------- lifecycle actions (mu held)
+
+void Supervisor::Impl::Apply(PoolImpl& pool, Slot& slot, WorkerEvent event) {
+  const Transition t = Step(slot.state, event);
+  slot.state = t.state;
+  Perform(pool, slot, t.action);
+}
+
+void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) {
+  switch (action) {
+    case WorkerAction::kNone: break;
+    case WorkerAction::kRelease:
+      ++slot.timer_seq;  // the start timer is moot
+      pool.idle.push_back(slot.worker);
+      pool.freed.notify_one();
+      pool.changed.notify_all();
+      if (pool.rolling_now == slot.index) NextRolling(pool);
+      break;
+    case WorkerAction::kSendStop:
+      pool.idle.erase(std::remove(pool.idle.begin(), pool.idle.end(), slot.worker), pool.idle.end());
+      (void)slot.worker->channel->RequestStop();
+      ArmTimer(pool, slot, TimerKind::kStop, pool.config.stop_timeout);
+      break;
+    case WorkerAction::kAwaitCall: ArmTimer(pool, slot, TimerKind::kStop, pool.config.stop_timeout); break;
+    case WorkerAction::kKill:
+      pool.idle.erase(std::remove(pool.idle.begin(), pool.idle.end(), slot.worker), pool.idle.end());
+      Kill(pool, *slot.worker);
+      break;
+    case WorkerAction::kSpawn: SpawnInto(pool, slot); break;
+    case WorkerAction::kArmBackoff:
+      slot.worker.reset();
+      ++pool.restarts;
+      break;
+    case WorkerAction::kRemove:
+      slot.worker.reset();
+      if (!slot.stop_outcome) slot.stop_outcome = StopReport::Outcome::kAlreadyDead;
+      pool.stop_report.workers.push_back({slot.index, slot.last_pid, *slot.stop_outcome});
+      pool.slots[slot.index].reset();
+      FinishIfStopped(pool);
+      break;
+    case WorkerAction::kReportFatal:
+      slot.worker.reset();
+      pool.state = PoolState::kFatal;
+      pool.freed.notify_all();
+      pool.changed.notify_all();
+      // The pool gave up: the other workers go too.
+      for (auto& other : pool.slots) {
+        if (other && other.get() != &slot) {
+          other->remove = true;
+          Apply(pool, *other, WorkerEvent::kStopRequested);
+        }
+      }
+      break;
+  }
+}
+
+void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
+  const config::PoolConfig& c = pool.config;
+  auto worker = std::make_shared<Worker>();
+  worker->slot = slot.index;
+  worker->generation = ++slot.generation;
+  worker->token = next_token++;
+  const std::string id = c.name + "." + std::to_string(slot.index) + "." + std::to_string(worker->generation);
+  // A start that failed here counts as a crash of the slot.
+  auto fail = [&](const Error& error) {
+    pool.last_error = "cannot start a worker: " + error.ToString();
+    slot.worker = worker;
+    worker->reaped = true;
+    RestartPolicy::Decision decision = pool.restart.OnCrash(slot.index, 0ns, Clock::now());
+    if (decision.fatal) pool.last_error += " (" + decision.reason + ")";
+    else ArmTimer(pool, slot, TimerKind::kBackoff, decision.delay);
+    Apply(pool, slot, decision.fatal ? WorkerEvent::kExitedFatal : WorkerEvent::kExitedBackoff);
+  };
+  auto channel = ipc::Channel::Create({.request_capacity = static_cast<std::uint32_t>(c.channel.request),
+                                       .response_capacity = static_cast<std::uint32_t>(c.channel.response),
+                                       .spin = SpinFor(c.channel.spin),
+                                       .name = "sv-" + id});
+  if (!channel) return fail(channel.error());
+  worker->channel = std::move(*channel);
+  worker->notify = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!worker->notify) return fail(Error::FromErrno("eventfd", errno));
+  if (cgroups) {
+    auto path = cgroups->CreateWorker(c.name, slot.index, worker->generation);
+    if (!path) return fail(path.error());
+    worker->cgroup = *path;
+  }
+  worker->tmpdir = tmp_root + "/" + id;
+  SpawnRequest request;
+  request.worker_path = options.worker_path;
+  request.options.plugin = c.plugin.string();
+  request.options.pool = c.name;
+  request.options.index = slot.index;
+  request.options.tmpdir = worker->tmpdir;
+  request.options.config = c.plugin_config;
+  request.options.limits.address_space = c.limits.address_space;
+  if (c.limits.cpu_time) request.options.limits.cpu_seconds = static_cast<std::uint64_t>(c.limits.cpu_time->count());
+  request.options.limits.open_files = c.limits.open_files;
+  request.options.spin = SpinFor(c.channel.spin);
+  request.options.notify = true;
+  UniqueFd cgroup_dir;
+  if (!worker->cgroup.empty()) {
+    cgroup_dir = UniqueFd(open(worker->cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_dir) return fail(Error::FromErrno("open " + worker->cgroup, errno));
+    request.cgroup_fd = cgroup_dir.get();
+  }
+  request.request_fd = worker->channel->request_fd();
+  request.response_fd = worker->channel->response_fd();
+  request.notify_fd = worker->notify.get();
+  request.stderr_fd = 2;
+  request.env = EnvironmentWith({c.env.begin(), c.env.end()});
+  auto process = Spawn(request);
+  if (!process) return fail(process.error());
+  worker->process = std::move(*process);
+  worker->channel->CloseFds();
+  worker->spawned_at = Clock::now();
+  if (c.recycle.after_calls != 0) {
+    const double jitter = c.recycle.jitter_percent / 100.0;
+    std::uniform_real_distribution<double> spread(1.0 - jitter, 1.0 + jitter);
+    worker->recycle_after = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(static_cast<double>(c.recycle.after_calls) * spread(pool.rng)));
+  }
+  epoll_event exit_event{EPOLLIN, {.u64 = Key(Source::kPidfd, worker->token)}};
+  epoll_event ready_event{EPOLLIN, {.u64 = Key(Source::kNotify, worker->token)}};
+  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, worker->process.pidfd.get(), &exit_event);
+  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, worker->notify.get(), &ready_event);
+  by_token[worker->token] = worker;
+  slot.worker = worker;
+  ArmTimer(pool, slot, TimerKind::kStart, c.start_timeout);
+}
+
+void Supervisor::Impl::Kill(PoolImpl& pool, Worker& worker) {
+  if (worker.reaped) return;  // its pid may belong to someone else now
+  if (!worker.killed) ++pool.kills;
+  worker.killed = true;
+  (void)SendSignal(worker.process.pidfd.get(), SIGKILL);
+  if (cgroups && !worker.cgroup.empty()) (void)cgroups->Kill(worker.cgroup);
+  else kill(-worker.process.pid, SIGKILL);  // the group leader is unreaped: the group id is still its own
+}
+
+void Supervisor::Impl::StartPool(PoolImpl& pool) {
+  if (pool.state == PoolState::kRunning || pool.state == PoolState::kStopping) return;
+  pool.state = PoolState::kRunning;
+  pool.restart.Reset();
+  pool.last_error.clear();
+  pool.stop_report = {};
+  pool.slots.clear();
+  pool.idle.clear();
+  ResizePool(pool, pool.config.workers + pool.config.spare_workers);
+}
+
+void Supervisor::Impl::ResizePool(PoolImpl& pool, std::uint32_t workers) {
+  std::uint32_t live = 0;
+  for (std::uint32_t i = 0; i < pool.slots.size(); ++i) {
+    Slot* slot = pool.slots[i].get();
+    if (slot == nullptr || slot->remove) continue;
+    if (live < workers) {
+      ++live;
+    } else {
+      slot->remove = true;
+      Apply(pool, *slot, WorkerEvent::kStopRequested);
+    }
+  }
+  for (std::uint32_t index = 0; live < workers; ++index) {
+    if (index >= pool.slots.size()) pool.slots.resize(index + 1);
+    if (pool.slots[index]) continue;
+    pool.slots[index] = std::make_unique<Slot>();
+    pool.slots[index]->index = index;
+    SpawnInto(pool, *pool.slots[index]);
+    ++live;
+  }
+  pool.changed.notify_all();
+}
+
+void Supervisor::Impl::StopPool(PoolImpl& pool) {
+  if (pool.state == PoolState::kStopped) return;
+  if (pool.state != PoolState::kStopping) pool.stop_report = {pool.config.name, {}};
+  pool.state = PoolState::kStopping;
+  pool.rolling.clear();
+  pool.rolling_now.reset();
+  pool.freed.notify_all();
+  for (auto& slot : pool.slots) {
+    if (slot) Apply(pool, *slot, WorkerEvent::kStopRequested);
+  }
+  FinishIfStopped(pool);
+}
+
+void Supervisor::Impl::FinishIfStopped(PoolImpl& pool) {
+  const bool empty = std::none_of(pool.slots.begin(), pool.slots.end(), [](const auto& s) { return s != nullptr; });
+  if (empty && pool.state == PoolState::kStopping) pool.state = PoolState::kStopped;
+  pool.changed.notify_all();
+}
+
+void Supervisor::Impl::NextRolling(PoolImpl& pool) {
+  pool.rolling_now.reset();
+  while (!pool.rolling.empty()) {
+    const std::uint32_t index = pool.rolling.front();
+    pool.rolling.erase(pool.rolling.begin());
+    if (index >= pool.slots.size() || !pool.slots[index] || !pool.slots[index]->worker) continue;
+    Slot& slot = *pool.slots[index];
+    slot.worker->replace = true;
+    pool.rolling_now = index;
+    // Idle: stop it now; busy: after its call (kCallFinished in kStopping sends the stop).
+    if (slot.state == WorkerState::kReady) Apply(pool, slot, WorkerEvent::kStopRequested);
+    else if (slot.state == WorkerState::kBusy) slot.state = WorkerState::kStopping;
+    else Apply(pool, slot, WorkerEvent::kStopRequested);
+    return;
+  }
+}
+
+PoolImpl* Supervisor::Impl::Find(std::string_view name) {
+  auto it = pools.find(name);
+  return it == pools.end() ? nullptr : it->second.get();
+}
+
+Slot* Supervisor::Impl::SlotOf(PoolImpl& pool, const Worker& worker) {
+  if (worker.slot >= pool.slots.size() || !pool.slots[worker.slot]) return nullptr;
+  Slot* slot = pool.slots[worker.slot].get();
+  return slot->worker.get() == &worker ? slot : nullptr;
+}
+
+// ---------------------------------------------------------------- callers
+
+std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl& pool,
+                                                                        std::unique_lock<std::mutex>& lock,
+                                                                        Deadline deadline) {
+  bool counted = false;
+  for (;;) {
+    if (pool.state == PoolState::kFatal) {
+      return Fail(ErrorCode::kStartFailed, "pool " + pool.config.name + " is FATAL: " + pool.last_error);
+    }
+    if (pool.state != PoolState::kRunning) {
+      return Fail(ErrorCode::kPoolStopped, "pool " + pool.config.name + " is " +
+                                               std::string(PoolStateName(pool.state)));
+    }
+    if (!pool.idle.empty()) {
+      // Last in, first out: the worker that just answered is still spinning
+      // and has the plugin's data in cache; the others may sleep.
+      std::shared_ptr<Worker> worker = std::move(pool.idle.back());
+      pool.idle.pop_back();
+      if (counted) --pool.waiting;
+      Slot* slot = SlotOf(pool, *worker);
+      if (slot == nullptr || slot->state != WorkerState::kReady) continue;
+      Apply(pool, *slot, WorkerEvent::kCallStarted);
+      return worker;
+    }
+    if (!counted) {
+      if (pool.waiting >= pool.config.max_queue) {
+        return Fail(ErrorCode::kOverloaded, "pool " + pool.config.name + ": every worker is busy and " +
+                                                std::to_string(pool.waiting) + " callers already wait");
+      }
+      ++pool.waiting;
+      counted = true;
+    }
+    if (pool.freed.wait_until(lock, deadline.when()) == std::cv_status::timeout && pool.idle.empty()) {
+      --pool.waiting;
+      return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool.config.name + ": no worker became free before the deadline");
+    }
+  }
+}
+
+void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker,
+                              const std::expected<std::string, Error>& result) {
+  ++pool.calls;
+  ++worker->calls;
+  if (!result) ++pool.failures[std::string(ErrorCodeName(result.error().code()))];
+  Slot* slot = SlotOf(pool, *worker);
+  if (slot == nullptr) return;  // already gone and replaced
+  const ErrorCode code = result ? ErrorCode::kInternal : result.error().code();
+  const bool broken = !result && (code == ErrorCode::kDeadlineExceeded || code == ErrorCode::kProtocolViolation ||
+                                  code == ErrorCode::kWorkerCrashed || code == ErrorCode::kClosed ||
+                                  code == ErrorCode::kInternal);
+  if (broken) {
+    worker->failure = result.error().message();
+    // A call that ran out of time was killed on our orders: the plugin is
+    // slow on that input, not crashing, so the replacement starts at once and
+    // the restart policy does not count it.
+    worker->replace = code == ErrorCode::kDeadlineExceeded && pool.state == PoolState::kRunning;
+    return Apply(pool, *slot, WorkerEvent::kCallFailed);
+  }
+  bool recycle = worker->recycle_after != 0 && worker->calls >= worker->recycle_after;
+  if (pool.config.recycle.max_rss) {
+    worker->rss = ReadRss(worker->process.pid);
+    recycle = recycle || worker->rss > *pool.config.recycle.max_rss;
+  }
+  if (recycle && pool.state == PoolState::kRunning) worker->replace = true;
+  Apply(pool, *slot, recycle ? WorkerEvent::kCallRecycle : WorkerEvent::kCallFinished);
+}
+
+std::expected<std::string, Error> Supervisor::Impl::Call(const std::string& pool_name, std::string_view method,
+                                                         std::string_view input, std::optional<Deadline> deadline) {
+  std::unique_lock lock(mu);
+  PoolImpl* pool = Find(pool_name);
+  if (pool == nullptr) return Fail(ErrorCode::kPoolStopped, "pool " + pool_name + " no longer exists");
+  const Deadline until = deadline ? *deadline : Deadline::After(pool->config.call_timeout);
+  auto worker = Acquire(*pool, lock, until);
+  if (!worker) return std::unexpected(worker.error());
+  lock.unlock();
+  auto result = (*worker)->channel->Call(method, input, until);
+  lock.lock();
+  // The pool may have been removed by Apply() meanwhile.
+  pool = Find(pool_name);
+  if (pool != nullptr) Finish(*pool, *worker, result);
+  if (!result && result.error().code() == ErrorCode::kWorkerCrashed && (*worker)->reaped) {
+    const PoolImpl* p = pool;
+    const Slot* slot = p != nullptr && (*worker)->slot < p->slots.size() ? p->slots[(*worker)->slot].get() : nullptr;
+    std::string how = slot != nullptr && slot->last_exit && slot->last_pid == (*worker)->process.pid
+                          ? slot->last_exit->ToString()
+                          : "died";
+    return Fail(ErrorCode::kWorkerCrashed,
+                "worker " + std::to_string((*worker)->process.pid) + " of pool " + pool_name + " " + how +
+                    " during the call");
+  }
+  if (!result && result.error().code() == ErrorCode::kDeadlineExceeded) {
+    return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool_name + ": call to " + std::string(method) +
+                                                  " exceeded its deadline; worker " +
+                                                  std::to_string((*worker)->process.pid) + " killed");
+  }
+  return result;
+}
+
+std::expected<std::string, Error> Pool::Call(std::string_view method, std::string_view input,
+                                             std::optional<Deadline> deadline) {
+  return owner_->impl_->Call(name_, method, input, deadline);
+}
+
+// ---------------------------------------------------------------- operator API
+
+Pool* Supervisor::pool(std::string_view name) {
+  std::lock_guard lock(impl_->mu);
+  PoolImpl* p = impl_->Find(name);
+  if (p == nullptr) return nullptr;
+  if (!p->handle) p->handle.reset(new Pool(this, std::string(name)));
+  return p->handle.get();
+}
+
+Status Supervisor::WaitReady(std::string_view name, Deadline deadline) {
+  std::unique_lock lock(impl_->mu);
+  for (;;) {
+    PoolImpl* pool = impl_->Find(name);
+    if (pool == nullptr) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+    if (pool->state == PoolState::kFatal) {
+      return Fail(ErrorCode::kStartFailed, "pool " + std::string(name) + " is FATAL: " + pool->last_error);
+    }
+    const std::uint32_t want = pool->config.workers + pool->config.spare_workers;
+    std::uint32_t ready = 0;
+    for (const auto& slot : pool->slots) {
+      ready += slot && !slot->remove && (slot->state == WorkerState::kReady || slot->state == WorkerState::kBusy);
+    }
+    if (pool->state == PoolState::kRunning && ready >= want) return {};
+    if (pool->changed.wait_until(lock, deadline.when()) == std::cv_status::timeout) {
+      return Fail(ErrorCode::kDeadlineExceeded, "pool " + std::string(name) + ": " + std::to_string(ready) + " of " +
+                                                    std::to_string(want) + " workers ready" +
+                                                    (pool->last_error.empty() ? "" : "; last error: " + pool->last_error));
+    }
+  }
+}
+
+Status Supervisor::Start(std::string_view name) {
+  bool found = false;
+  if (Status s = impl_->Post([&] {
+        if (PoolImpl* pool = impl_->Find(name)) {
+          found = true;
+          impl_->StartPool(*pool);
+        }
+      });
+      !s) {
+    return s;
+  }
+  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+  return {};
+}
+
+std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadline deadline) {
+  bool found = false;
+  if (Status s = impl_->Post([&] {
+        if (PoolImpl* pool = impl_->Find(name)) {
+          found = true;
+          impl_->StopPool(*pool);
+        }
+      });
+      !s) {
+    return std::unexpected(s.error());
+  }
+  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+  std::unique_lock lock(impl_->mu);
+  PoolImpl* pool = impl_->Find(name);
+  while (pool->state == PoolState::kStopping) {
+    if (pool->changed.wait_until(lock, deadline.when()) == std::cv_status::timeout) {
+      return Fail(ErrorCode::kDeadlineExceeded, "pool " + std::string(name) + " still stopping");
+    }
+  }
+  StopReport report = pool->stop_report;
+  report.pool = std::string(name);
+  std::sort(report.workers.begin(), report.workers.end(), [](auto& a, auto& b) { return a.slot < b.slot; });
+  return report;
+}
+
+Status Supervisor::Restart(std::string_view name) {
+  bool found = false;
+  Status s = impl_->Post([&] {
+    PoolImpl* pool = impl_->Find(name);
+    if (pool == nullptr) return;
+    found = true;
+    if (pool->state != PoolState::kRunning) return impl_->StartPool(*pool);
+    pool->rolling.clear();
+    for (const auto& slot : pool->slots) {
+      if (slot && !slot->remove) pool->rolling.push_back(slot->index);
+    }
+    if (!pool->rolling_now) impl_->NextRolling(*pool);
+  });
+  if (!s) return s;
+  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+  return {};
+}
+
+Status Supervisor::Resize(std::string_view name, std::uint32_t workers) {
+  if (workers == 0 || workers > config::kMaxWorkers) {
+    return Fail(ErrorCode::kInvalidArgument, "workers must be 1.." + std::to_string(config::kMaxWorkers));
+  }
+  bool found = false;
+  Status s = impl_->Post([&] {
+    PoolImpl* pool = impl_->Find(name);
+    if (pool == nullptr) return;
+    found = true;
+    pool->config.workers = workers;
+    if (pool->state == PoolState::kRunning) impl_->ResizePool(*pool, workers + pool->config.spare_workers);
+  });
+  if (!s) return s;
+  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+  return {};
+}
+
+Status Supervisor::Apply(const config::Config& config) {
+  std::vector<std::string> removed;
+  Status s = impl_->Post([&] {
+    for (auto& [name, pool] : impl_->pools) {
+      if (!config.pools.contains(name)) {
+        removed.push_back(name);
+        impl_->StopPool(*pool);
+      }
+    }
+    for (const auto& [name, wanted] : config.pools) {
+      PoolImpl* pool = impl_->Find(name);
+      if (pool == nullptr) {
+        auto fresh = std::make_unique<PoolImpl>();
+        fresh->config = wanted;
+        fresh->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
+        PoolImpl& added = *impl_->pools.emplace(name, std::move(fresh)).first->second;
+        if (wanted.autostart) impl_->StartPool(added);
+        continue;
+      }
+      config::Config before, after;
+      before.pools[name] = pool->config;
+      after.pools[name] = wanted;
+      const config::ConfigDiff diff = config::Diff(before, after);
+      if (diff.changed.empty()) continue;
+      const bool restart = diff.changed.front().restart_workers;
+      pool->config = wanted;
+      pool->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
+      if (pool->state != PoolState::kRunning) continue;
+      impl_->ResizePool(*pool, wanted.workers + wanted.spare_workers);
+      if (restart) {
+        pool->rolling.clear();
+        for (const auto& slot : pool->slots) {
+          if (slot && !slot->remove) pool->rolling.push_back(slot->index);
+        }
+        if (!pool->rolling_now) impl_->NextRolling(*pool);
+      }
+    }
+  });
+  if (!s) return s;
+  // Removed pools leave once their workers are gone.
+  for (const auto& name : removed) {
+    PoolImpl* pool;
+    {
+      std::lock_guard lock(impl_->mu);
+      pool = impl_->Find(name);
+    }
+    if (pool == nullptr) continue;
+    (void)Stop(name, Deadline::After(pool->config.stop_timeout + 2s));
+    (void)impl_->Post([&] {
+      PoolImpl* p = impl_->Find(name);
+      // Handles given out stay valid: keep the Pool object, drop the rest.
+      if (p != nullptr && p->state == PoolState::kStopped && p->handle == nullptr) impl_->pools.erase(impl_->pools.find(name));
+    });
+  }
+  return {};
+}
+
+std::vector<PoolStatus> Supervisor::Snapshot() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<PoolStatus> out;
+  const Clock::time_point now = Clock::now();
+  for (const auto& [name, pool] : impl_->pools) {
+    PoolStatus status{name, pool->state, pool->last_error, impl_->kill_scope,
+                      pool->config.workers + pool->config.spare_workers, pool->waiting,
+                      pool->calls, pool->failures, pool->restarts, pool->kills, {}};
+    for (const auto& slot : pool->slots) {
+      if (!slot) continue;
+      WorkerStatus w{slot->index, slot->state, 0, 0ns, 0, slot->generation, 0, slot->last_exit};
+      if (const auto& worker = slot->worker) {
+        w.pid = worker->process.pid;
+        w.calls = worker->calls;
+        w.rss_bytes = worker->rss != 0 ? worker->rss : ReadRss(worker->process.pid);
+        if (worker->was_ready) w.uptime = now - worker->ready_at;
+      }
+      status.workers.push_back(w);
+    }
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace sv::supervisor

@@ -1,0 +1,60 @@
+// The worker lifecycle table, without processes.
+#include "supervisor/lifecycle.h"
+
+#include <gtest/gtest.h>
+
+namespace sv::supervisor {
+namespace {
+
+using S = WorkerState;
+using E = WorkerEvent;
+using A = WorkerAction;
+
+TEST(LifecycleTest, AWorkerStartsServesAndReturnsToReady) {
+  EXPECT_EQ(Step(S::kStarting, E::kReady), (Transition{S::kReady, A::kRelease}));
+  EXPECT_EQ(Step(S::kReady, E::kCallStarted), (Transition{S::kBusy, A::kNone}));
+  EXPECT_EQ(Step(S::kBusy, E::kCallFinished), (Transition{S::kReady, A::kRelease}));
+}
+
+TEST(LifecycleTest, AFailedCallKillsTheWorker) {
+  EXPECT_EQ(Step(S::kBusy, E::kCallFailed), (Transition{S::kStopping, A::kKill}));
+  EXPECT_EQ(Step(S::kStopping, E::kExitedReplace), (Transition{S::kStarting, A::kSpawn}));
+}
+
+TEST(LifecycleTest, RecyclingStopsTheWorkerBetweenCalls) {
+  EXPECT_EQ(Step(S::kBusy, E::kCallRecycle), (Transition{S::kStopping, A::kSendStop}));
+  EXPECT_EQ(Step(S::kStopping, E::kStopTimedOut), (Transition{S::kStopping, A::kKill}));
+}
+
+TEST(LifecycleTest, StopDependsOnWhatTheWorkerDoes) {
+  EXPECT_EQ(Step(S::kReady, E::kStopRequested), (Transition{S::kStopping, A::kSendStop}));
+  EXPECT_EQ(Step(S::kBusy, E::kStopRequested), (Transition{S::kStopping, A::kAwaitCall}));
+  EXPECT_EQ(Step(S::kStarting, E::kStopRequested), (Transition{S::kStopping, A::kKill}));
+  EXPECT_EQ(Step(S::kBackoff, E::kStopRequested), (Transition{S::kExited, A::kRemove}));
+  EXPECT_EQ(Step(S::kFatal, E::kStopRequested), (Transition{S::kExited, A::kRemove}));
+  // The call in flight finished after the stop request: now the stop goes out.
+  EXPECT_EQ(Step(S::kStopping, E::kCallFinished), (Transition{S::kStopping, A::kSendStop}));
+  EXPECT_EQ(Step(S::kStopping, E::kExitedStop), (Transition{S::kExited, A::kRemove}));
+}
+
+TEST(LifecycleTest, CrashesBackOffOrGiveUp) {
+  EXPECT_EQ(Step(S::kBusy, E::kExitedBackoff), (Transition{S::kBackoff, A::kArmBackoff}));
+  EXPECT_EQ(Step(S::kBackoff, E::kBackoffEnded), (Transition{S::kStarting, A::kSpawn}));
+  EXPECT_EQ(Step(S::kReady, E::kExitedFatal), (Transition{S::kFatal, A::kReportFatal}));
+  EXPECT_EQ(Step(S::kStarting, E::kStartTimedOut), (Transition{S::kStopping, A::kKill}));
+}
+
+TEST(LifecycleTest, StaleEventsChangeNothing) {
+  for (S state : {S::kExited, S::kFatal}) {
+    for (E event : {E::kReady, E::kStartTimedOut, E::kCallStarted, E::kCallFinished, E::kStopTimedOut,
+                    E::kBackoffEnded, E::kExitedBackoff}) {
+      EXPECT_EQ(Step(state, event), (Transition{state, A::kNone})) << WorkerStateName(state) << " "
+                                                                    << WorkerEventName(event);
+    }
+  }
+  EXPECT_EQ(Step(S::kReady, E::kBackoffEnded), (Transition{S::kReady, A::kNone}));
+  EXPECT_EQ(Step(S::kBackoff, E::kExitedBackoff), (Transition{S::kBackoff, A::kNone}));
+}
+
+}  // namespace
+}  // namespace sv::supervisor

@@ -1,0 +1,335 @@
+// The embedded supervisor against real sv-worker processes: calls, deadlines,
+// crashes, restart limits, recycling, stop, resize, apply, concurrency, and
+// what is left behind afterwards. Runs in the test process.
+#include "supervisor/supervisor.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "tests/helpers/worker_process.h"
+
+namespace sv::supervisor {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+Deadline Soon() { return Deadline::After(20s); }
+
+config::PoolConfig MakePool(const std::string& name, const std::string& plugin, std::uint32_t workers = 1) {
+  config::PoolConfig pool;
+  pool.name = name;
+  pool.plugin = testing::PluginPath(plugin);
+  pool.workers = workers;
+  pool.call_timeout = 10s;
+  pool.start_timeout = 10s;
+  pool.stop_timeout = 1s;
+  pool.restart.backoff_initial = 1ms;
+  pool.restart.backoff_max = 10ms;
+  pool.channel.request = 1 << 16;
+  pool.channel.response = 1 << 16;
+  return pool;
+}
+
+std::unique_ptr<Supervisor> Start(std::vector<config::PoolConfig> pools) {
+  config::Config config;
+  for (auto& pool : pools) config.pools[pool.name] = pool;
+  auto supervisor = Supervisor::Create(config, {.worker_path = testing::WorkerPath()});
+  EXPECT_TRUE(supervisor) << supervisor.error().ToString();
+  if (!supervisor) return nullptr;
+  for (auto& pool : pools) {
+    if (!pool.autostart) continue;
+    Status ready = (*supervisor)->WaitReady(pool.name, Soon());
+    EXPECT_TRUE(ready) << ready.error().ToString();
+  }
+  return std::move(*supervisor);
+}
+
+PoolStatus StatusOf(Supervisor& s, const std::string& name) {
+  for (auto& pool : s.Snapshot()) {
+    if (pool.name == name) return pool;
+  }
+  ADD_FAILURE() << "no pool " << name;
+  return {};
+}
+
+// Whether `pid` is gone (or a zombie nobody of ours will reap).
+bool Gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+// Polls `done` until it holds or `deadline`; a bounded wait for an effect
+// the kernel completes asynchronously (a killed process disappearing).
+template <class Fn>
+bool Eventually(Fn done, Deadline deadline = Soon()) {
+  while (!done()) {
+    if (deadline.Expired()) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+std::size_t OpenFds() {
+  std::size_t n = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (readdir(dir) != nullptr) ++n;
+  closedir(dir);
+  return n;
+}
+
+TEST(SupervisorTest, CallsReachEveryWorker) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 100; ++i) {
+    auto out = s->pool("echo")->Call("echo", "hello " + std::to_string(i));
+    ASSERT_TRUE(out) << out.error().ToString();
+    EXPECT_EQ(*out, "hello " + std::to_string(i));
+  }
+  PoolStatus status = StatusOf(*s, "echo");
+  EXPECT_EQ(status.state, PoolState::kRunning);
+  ASSERT_EQ(status.workers.size(), 2u);
+  EXPECT_EQ(status.calls, 100u);
+  for (const auto& w : status.workers) EXPECT_GT(w.pid, 0);
+}
+
+TEST(SupervisorTest, HungCallFailsAtItsDeadlineAndTheNextCallSucceeds) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  const pid_t before = StatusOf(*s, "m").workers.at(0).pid;
+  const auto start = Clock::now();
+  auto out = s->pool("m")->Call("hang_futex", "", Deadline::After(200ms));
+  const auto took = Clock::now() - start;
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kDeadlineExceeded) << out.error().ToString();
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 700ms);
+  EXPECT_TRUE(Eventually([&] { return Gone(before); }));
+  auto next = s->pool("m")->Call("echo", "still here");
+  ASSERT_TRUE(next) << next.error().ToString();
+  EXPECT_EQ(*next, "still here");
+  PoolStatus status = StatusOf(*s, "m");
+  EXPECT_NE(status.workers.at(0).pid, before);
+  EXPECT_EQ(status.restarts, 0u);  // a deadline kill is not a crash
+  EXPECT_EQ(status.kills, 1u);
+}
+
+TEST(SupervisorTest, CrashMidCallIsWorkerCrashedWithTheSignal) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  auto out = s->pool("m")->Call("segfault", "");
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kWorkerCrashed);
+  EXPECT_NE(out.error().message().find("SIGSEGV"), std::string::npos) << out.error().message();
+  ASSERT_TRUE(s->WaitReady("m", Soon()));
+  auto next = s->pool("m")->Call("echo", "again");
+  ASSERT_TRUE(next) << next.error().ToString();
+  EXPECT_EQ(StatusOf(*s, "m").restarts, 1u);
+}
+
+TEST(SupervisorTest, CrashLoopTurnsThePoolFatalWithoutARestartStorm) {
+  config::PoolConfig pool = MakePool("m", "misbehave");
+  pool.restart.intensity = 3;
+  pool.restart.period = 60s;
+  auto s = Start({pool});
+  ASSERT_TRUE(s);
+  int crashes = 0;
+  for (int i = 0; i < 20; ++i) {
+    (void)s->WaitReady("m", Deadline::After(5s));
+    auto out = s->pool("m")->Call("abort", "");
+    ASSERT_FALSE(out);
+    if (out.error().code() == ErrorCode::kStartFailed) break;
+    ++crashes;
+  }
+  EXPECT_EQ(crashes, 4);  // the 4th crash in the period is one more than the intensity
+  PoolStatus status = StatusOf(*s, "m");
+  EXPECT_EQ(status.state, PoolState::kFatal);
+  EXPECT_NE(status.last_error.find("intensity 3"), std::string::npos) << status.last_error;
+  EXPECT_EQ(status.restarts, 3u);
+  auto refused = s->pool("m")->Call("echo", "");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kStartFailed);
+  // An operator start brings it back.
+  ASSERT_TRUE(s->Start("m"));
+  ASSERT_TRUE(s->WaitReady("m", Soon()));
+  EXPECT_TRUE(s->pool("m")->Call("echo", "back"));
+}
+
+TEST(SupervisorTest, PermanentExitTurnsThePoolFatalAtOnce) {
+  config::PoolConfig pool = MakePool("bad", "init_fails");
+  auto s = Supervisor::Create({.pools = {{"bad", pool}}}, {.worker_path = testing::WorkerPath()});
+  ASSERT_TRUE(s);
+  Status ready = (*s)->WaitReady("bad", Soon());
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().code(), ErrorCode::kStartFailed);
+  EXPECT_NE(ready.error().message().find("cannot reach the database"), std::string::npos) << ready.error().message();
+  EXPECT_EQ(StatusOf(**s, "bad").restarts, 0u);
+}
+
+TEST(SupervisorTest, SetsidGrandchildIsGoneAfterItsWorkerIsKilled) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  auto child = s->pool("m")->Call("fork_setsid", "");
+  ASSERT_TRUE(child) << child.error().ToString();
+  const pid_t grandchild = std::stoi(*child);
+  EXPECT_FALSE(Gone(grandchild));
+  auto hung = s->pool("m")->Call("hang_futex", "", Deadline::After(50ms));
+  ASSERT_FALSE(hung);
+  EXPECT_TRUE(Eventually([&] { return Gone(grandchild); })) << "grandchild " << grandchild << " survived";
+}
+
+TEST(SupervisorTest, StopKillsAHungWorkerAfterStopTimeoutAndReportsIt) {
+  config::PoolConfig pool = MakePool("m", "misbehave", 2);
+  pool.stop_timeout = 300ms;
+  auto s = Start({pool});
+  ASSERT_TRUE(s);
+  std::jthread caller([&] { (void)s->pool("m")->Call("spin_signals_blocked", "", Deadline::After(30s)); });
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "m").workers.at(0).state == WorkerState::kBusy ||
+                                      StatusOf(*s, "m").workers.at(1).state == WorkerState::kBusy; }));
+  const auto start = Clock::now();
+  auto report = s->Stop("m", Soon());
+  const auto took = Clock::now() - start;
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 1300ms);
+  ASSERT_EQ(report->workers.size(), 2u);
+  int killed = 0, graceful = 0;
+  for (const auto& w : report->workers) {
+    killed += w.outcome == StopReport::Outcome::kKilled;
+    graceful += w.outcome == StopReport::Outcome::kGraceful;
+  }
+  EXPECT_EQ(killed, 1);
+  EXPECT_EQ(graceful, 1);
+  EXPECT_EQ(StatusOf(*s, "m").state, PoolState::kStopped);
+  auto refused = s->pool("m")->Call("echo", "");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kPoolStopped);
+}
+
+TEST(SupervisorTest, RecyclingLosesNoCall) {
+  config::PoolConfig pool = MakePool("echo", "echo", 2);
+  pool.recycle.after_calls = 5;
+  pool.recycle.jitter_percent = 0;
+  auto s = Start({pool});
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 60; ++i) {
+    auto out = s->pool("echo")->Call("echo", "x", Deadline::After(10s));
+    ASSERT_TRUE(out) << i << ": " << out.error().ToString();
+  }
+  PoolStatus status = StatusOf(*s, "echo");
+  std::uint64_t generations = 0;
+  for (const auto& w : status.workers) generations += w.generation;
+  EXPECT_GE(generations, 60u / 5);
+  EXPECT_EQ(status.restarts, 0u);
+  EXPECT_TRUE(status.failures.empty());
+}
+
+TEST(SupervisorTest, ManyCallerThreadsShareTheWorkers) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  std::atomic<int> ok{0};
+  {
+    std::vector<std::jthread> callers;
+    for (int t = 0; t < 8; ++t) {
+      callers.emplace_back([&, t] {
+        for (int i = 0; i < 200; ++i) {
+          const std::string in = std::to_string(t) + ":" + std::to_string(i);
+          auto out = s->pool("echo")->Call("echo", in);
+          ok += out && *out == in;
+        }
+      });
+    }
+  }
+  EXPECT_EQ(ok.load(), 8 * 200);
+}
+
+TEST(SupervisorTest, OverloadedWhenTheQueueIsFull) {
+  config::PoolConfig pool = MakePool("m", "misbehave");
+  pool.max_queue = 0;
+  auto s = Start({pool});
+  ASSERT_TRUE(s);
+  std::jthread caller([&] { (void)s->pool("m")->Call("hang_futex", "", Deadline::After(2s)); });
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "m").workers.at(0).state == WorkerState::kBusy; }));
+  auto out = s->pool("m")->Call("echo", "");
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kOverloaded);
+}
+
+TEST(SupervisorTest, ResizeGrowsAndShrinksInPlace) {
+  auto s = Start({MakePool("echo", "echo", 1)});
+  ASSERT_TRUE(s);
+  const pid_t first = StatusOf(*s, "echo").workers.at(0).pid;
+  ASSERT_TRUE(s->Resize("echo", 3));
+  ASSERT_TRUE(s->WaitReady("echo", Soon()));
+  EXPECT_EQ(StatusOf(*s, "echo").workers.size(), 3u);
+  ASSERT_TRUE(s->Resize("echo", 1));
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "echo").workers.size() == 1; }));
+  EXPECT_EQ(StatusOf(*s, "echo").workers.at(0).pid, first);
+  EXPECT_TRUE(s->pool("echo")->Call("echo", "x"));
+}
+
+TEST(SupervisorTest, ApplyAddsRemovesAndRestartsOnlyWhatChanged) {
+  auto s = Start({MakePool("a", "echo"), MakePool("b", "echo")});
+  ASSERT_TRUE(s);
+  const pid_t a_pid = StatusOf(*s, "a").workers.at(0).pid;
+  const pid_t b_pid = StatusOf(*s, "b").workers.at(0).pid;
+  config::Config next;
+  next.pools["a"] = MakePool("a", "echo", 2);  // resized: the first worker stays
+  config::PoolConfig b = MakePool("b", "echo");
+  b.env["CHANGED"] = "1";                      // needs new workers
+  next.pools["b"] = b;
+  next.pools["c"] = MakePool("c", "echo");     // added; nothing named "removed"
+  ASSERT_TRUE(s->Apply(next));
+  for (const char* name : {"a", "b", "c"}) ASSERT_TRUE(s->WaitReady(name, Soon())) << name;
+  EXPECT_EQ(StatusOf(*s, "a").workers.at(0).pid, a_pid);
+  EXPECT_TRUE(Eventually([&] { return StatusOf(*s, "b").workers.at(0).pid != b_pid; }));
+  EXPECT_TRUE(s->pool("c")->Call("echo", "new"));
+  config::Config fewer;
+  fewer.pools["c"] = MakePool("c", "echo");
+  ASSERT_TRUE(s->Apply(fewer));
+  EXPECT_TRUE(Gone(a_pid));
+  EXPECT_EQ(s->pool("b"), nullptr);
+}
+
+TEST(SupervisorTest, ThousandKillsLeaveNoZombieAndNoDescriptor) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->pool("m")->Call("echo", ""));
+  const std::size_t fds = OpenFds();
+  constexpr int kCycles = testing::kAddressSanitizer ? 200 : 1000;
+  for (int i = 0; i < kCycles; ++i) {
+    ASSERT_TRUE(s->WaitReady("m", Soon())) << i;
+    auto out = s->pool("m")->Call("hang_futex", "", Deadline::After(1ms));
+    ASSERT_FALSE(out);
+  }
+  ASSERT_TRUE(s->WaitReady("m", Soon()));
+  EXPECT_EQ(OpenFds(), fds);
+  // Every worker but the live one is reaped: waitpid finds no other child.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), 0);
+  EXPECT_EQ(StatusOf(*s, "m").kills, static_cast<std::uint64_t>(kCycles));
+}
+
+TEST(SupervisorTest, DestroyingTheSupervisorLeavesNoWorker) {
+  pid_t pid = 0;
+  {
+    auto s = Start({MakePool("echo", "echo", 2)});
+    ASSERT_TRUE(s);
+    pid = StatusOf(*s, "echo").workers.at(0).pid;
+  }
+  EXPECT_TRUE(Gone(pid));
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);  // no child at all
+}
+
+}  // namespace
+}  // namespace sv::supervisor
