@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -10,10 +11,15 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <memory>
 
 #include "ipc/layout.h"
 
 extern char** environ;
+
+#ifndef SV_HAVE_CLONE3_RUN
+#define SV_HAVE_CLONE3_RUN 0
+#endif
 
 namespace sv::supervisor {
 namespace {
@@ -60,56 +66,95 @@ std::expected<ChildFds, Error> PrepareFds(const SpawnRequest& r) {
   return fds;
 }
 
+// What the child of CloneInto() needs; it shares our memory until it execs.
+struct ChildPlan {
+  const ChildFds* fds;
+  const SpawnRequest* request;
+  char* const* argv;
+  char* const* envp;
+  sigset_t mask;           // the signal mask to exec with
+  volatile int exec_errno;  // set by the child when execve fails
+};
+
 // Between clone3 and execve: async-signal-safe calls only, no allocation.
-// Reports an exec failure's errno through `error_fd` (close-on-exec).
-[[noreturn]] void ExecChild(const ChildFds& fds, const SpawnRequest& r, char* const* argv, char* const* envp,
-                            int error_fd) {
+// With CLONE_VM the child writes errno into our thread's errno: the parent
+// saves and restores it.
+int ExecChild(void* arg) {
+  ChildPlan& plan = *static_cast<ChildPlan*>(arg);
+  const ChildFds& fds = *plan.fds;
   for (int i = 0; i < 3; ++i) dup2(fds.stdio[i], i);
   dup2(fds.request.get(), ipc::kRequestFd);
   dup2(fds.response.get(), ipc::kResponseFd);
   if (fds.notify) dup2(fds.notify.get(), worker::kNotifyFd);
-  if (r.reset_signals) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Our handlers must not run in the child (it has its own copy of the table):
+  // every signal to its default before the mask opens.
+  struct sigaction dfl {}, current {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sigaction(sig, nullptr, &current) != 0) continue;
+    if (current.sa_handler == SIG_IGN && !plan.request->reset_signals) continue;  // kept, as exec keeps it
+    if (current.sa_handler != SIG_DFL) sigaction(sig, &dfl, nullptr);
   }
+  sigprocmask(SIG_SETMASK, &plan.mask, nullptr);
   setpgid(0, 0);
-  execve(r.worker_path.c_str(), argv, envp);
-  const int err = errno;
-  (void)!write(error_fd, &err, sizeof err);
+  execve(plan.request->worker_path.c_str(), plan.argv, plan.envp);
+  plan.exec_errno = errno;
   _exit(127);
 }
 
+}  // namespace
+}  // namespace sv::supervisor
+
+#if SV_HAVE_CLONE3_RUN
+extern "C" long sv_clone3_run(clone_args* args, std::size_t size, int (*fn)(void*), void* arg);
+
+namespace sv::supervisor {
+namespace {
+
 // clone3 with CLONE_INTO_CGROUP: the child is born in the worker's cgroup.
-// CLONE_VFORK holds us until it has exec'd (or failed to).
+// CLONE_VM | CLONE_VFORK, as posix_spawn does: no copy of our page tables (a
+// supervisor of a thousand workers would pay for each), and we resume once
+// the child has exec'd or failed to.
 std::expected<SpawnedProcess, Error> CloneInto(const ChildFds& fds, const SpawnRequest& r, char* const* argv,
                                                char* const* envp) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return FailErrno("pipe2", errno);
-  UniqueFd error_read(pipe_fds[0]), error_write(pipe_fds[1]);
+  constexpr std::size_t kStackSize = 64 << 10;
+  auto stack = std::make_unique<std::byte[]>(kStackSize);
+  ChildPlan plan{&fds, &r, argv, envp, {}, 0};
+  sigset_t all, old;
+  sigfillset(&all);
+  // No signal may run our handlers on the child's stack before it resets them.
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (r.reset_signals) sigemptyset(&plan.mask);
+  else plan.mask = old;
   int pidfd = -1;
   clone_args args{};
-  args.flags = CLONE_PIDFD | CLONE_INTO_CGROUP | CLONE_VFORK;
+  args.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP;
   args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<std::uint64_t>(stack.get());
+  args.stack_size = kStackSize;
   args.cgroup = static_cast<std::uint64_t>(r.cgroup_fd);
-  const long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) return FailErrno("clone3 CLONE_INTO_CGROUP", errno);
-  if (pid == 0) ExecChild(fds, r, argv, envp, error_write.get());
+  const int saved_errno = errno;
+  const long pid = sv_clone3_run(&args, sizeof args, &ExecChild, &plan);
+  errno = saved_errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return FailErrno("clone3 CLONE_INTO_CGROUP", static_cast<int>(-pid));
   SpawnedProcess child{static_cast<pid_t>(pid), UniqueFd(pidfd)};
-  error_write.Reset();
-  int err = 0;
-  if (read(error_read.get(), &err, sizeof err) == sizeof err) {
+  if (plan.exec_errno != 0) {
     (void)Reap(child.pidfd.get(), true);
-    return FailErrno("execve " + r.worker_path, err);
+    return FailErrno("execve " + r.worker_path, plan.exec_errno);
   }
   return child;
 }
+#else
+std::expected<SpawnedProcess, Error> CloneInto(const ChildFds&, const SpawnRequest&, char* const*, char* const*) {
+  return Fail(ErrorCode::kUnsupported, "starting a worker inside its cgroup is implemented for x86-64 only");
+}
+#endif
 
 }  // namespace
+
+bool CanSpawnIntoCgroup() { return SV_HAVE_CLONE3_RUN != 0; }
 
 std::string ExitInfo::ToString() const {
   if (!signaled) return "exited with " + std::to_string(code);

@@ -54,6 +54,9 @@ struct ExitInfo {
 // kSystem (posix_spawn, pidfd_open).
 [[nodiscard]] std::expected<SpawnedProcess, Error> Spawn(const SpawnRequest& request);
 
+// Whether Spawn() can start a worker inside a cgroup (cgroup_fd) on this build.
+bool CanSpawnIntoCgroup();
+
 // Sends `sig` through the pidfd (never to a recycled pid).
 [[nodiscard]] Status SendSignal(int pidfd, int sig);
 

@@ -237,7 +237,9 @@ Status Supervisor::Impl::Init(const config::Config& config) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
   kill_scope = "process group";
-  if (options.use_cgroups) {
+  if (options.use_cgroups && !CanSpawnIntoCgroup()) {
+    kill_scope = "process group (workers cannot be started inside a cgroup on this architecture)";
+  } else if (options.use_cgroups) {
     if (auto tree = CgroupTree::Open("sv"); tree) {
       cgroups = std::move(*tree);
       kill_scope = "cgroup";
