@@ -182,10 +182,14 @@ struct Supervisor::Impl {
   void ResizePool(PoolImpl& pool, std::uint32_t workers);
   void FinishIfStopped(PoolImpl& pool);
   void NextRolling(PoolImpl& pool);
+  // Replaces every worker, one at a time, each once the previous replacement is READY.
+  void RollingRestart(PoolImpl& pool);
   PoolImpl* Find(std::string_view name);
   Slot* SlotOf(PoolImpl& pool, const Worker& worker);
   // Runs `fn` on the loop thread (mu held) and waits for it.
   Status Post(std::function<void()> fn);
+  // Post() for one pool; kInvalidArgument when there is no such pool.
+  Status PostToPool(std::string_view name, const std::function<void(PoolImpl&)>& fn);
   // --- callers ---
   std::expected<std::string, Error> Call(const std::string& pool_name, std::string_view method,
                                          std::string_view input, std::optional<Deadline> deadline);
@@ -358,6 +362,19 @@ Status Supervisor::Impl::Post(std::function<void()> fn) {
   const std::uint64_t one = 1;
   if (write(command_fd.get(), &one, sizeof one) < 0) return FailErrno("write command eventfd", errno);
   done->second.wait(lock, [&] { return done->first; });
+  return {};
+}
+
+Status Supervisor::Impl::PostToPool(std::string_view name, const std::function<void(PoolImpl&)>& fn) {
+  bool found = false;
+  Status s = Post([&] {
+    if (PoolImpl* pool = Find(name)) {
+      found = true;
+      fn(*pool);
+    }
+  });
+  if (!s) return s;
+  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
   return {};
 }
 
@@ -684,6 +701,14 @@ void Supervisor::Impl::FinishIfStopped(PoolImpl& pool) {
   pool.changed.notify_all();
 }
 
+void Supervisor::Impl::RollingRestart(PoolImpl& pool) {
+  pool.rolling.clear();
+  for (const auto& slot : pool.slots) {
+    if (slot && !slot->remove) pool.rolling.push_back(slot->index);
+  }
+  if (!pool.rolling_now) NextRolling(pool);
+}
+
 void Supervisor::Impl::NextRolling(PoolImpl& pool) {
   pool.rolling_now.reset();
   while (!pool.rolling.empty()) {
@@ -850,32 +875,13 @@ Status Supervisor::WaitReady(std::string_view name, Deadline deadline) {
 }
 
 Status Supervisor::Start(std::string_view name) {
-  bool found = false;
-  if (Status s = impl_->Post([&] {
-        if (PoolImpl* pool = impl_->Find(name)) {
-          found = true;
-          impl_->StartPool(*pool);
-        }
-      });
-      !s) {
-    return s;
-  }
-  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
-  return {};
+  return impl_->PostToPool(name, [&](PoolImpl& pool) { impl_->StartPool(pool); });
 }
 
 std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadline deadline) {
-  bool found = false;
-  if (Status s = impl_->Post([&] {
-        if (PoolImpl* pool = impl_->Find(name)) {
-          found = true;
-          impl_->StopPool(*pool);
-        }
-      });
-      !s) {
+  if (Status s = impl_->PostToPool(name, [&](PoolImpl& pool) { impl_->StopPool(pool); }); !s) {
     return std::unexpected(s.error());
   }
-  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
   std::unique_lock lock(impl_->mu);
   PoolImpl* pool = impl_->Find(name);
   while (pool->state == PoolState::kStopping) {
@@ -890,38 +896,20 @@ std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadlin
 }
 
 Status Supervisor::Restart(std::string_view name) {
-  bool found = false;
-  Status s = impl_->Post([&] {
-    PoolImpl* pool = impl_->Find(name);
-    if (pool == nullptr) return;
-    found = true;
-    if (pool->state != PoolState::kRunning) return impl_->StartPool(*pool);
-    pool->rolling.clear();
-    for (const auto& slot : pool->slots) {
-      if (slot && !slot->remove) pool->rolling.push_back(slot->index);
-    }
-    if (!pool->rolling_now) impl_->NextRolling(*pool);
+  return impl_->PostToPool(name, [&](PoolImpl& pool) {
+    if (pool.state != PoolState::kRunning) return impl_->StartPool(pool);
+    impl_->RollingRestart(pool);
   });
-  if (!s) return s;
-  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
-  return {};
 }
 
 Status Supervisor::Resize(std::string_view name, std::uint32_t workers) {
   if (workers == 0 || workers > config::kMaxWorkers) {
     return Fail(ErrorCode::kInvalidArgument, "workers must be 1.." + std::to_string(config::kMaxWorkers));
   }
-  bool found = false;
-  Status s = impl_->Post([&] {
-    PoolImpl* pool = impl_->Find(name);
-    if (pool == nullptr) return;
-    found = true;
-    pool->config.workers = workers;
-    if (pool->state == PoolState::kRunning) impl_->ResizePool(*pool, workers + pool->config.spare_workers);
+  return impl_->PostToPool(name, [&](PoolImpl& pool) {
+    pool.config.workers = workers;
+    if (pool.state == PoolState::kRunning) impl_->ResizePool(pool, workers + pool.config.spare_workers);
   });
-  if (!s) return s;
-  if (!found) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
-  return {};
 }
 
 Status Supervisor::Apply(const config::Config& config) {
@@ -953,13 +941,7 @@ Status Supervisor::Apply(const config::Config& config) {
       pool->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
       if (pool->state != PoolState::kRunning) continue;
       impl_->ResizePool(*pool, wanted.workers + wanted.spare_workers);
-      if (restart) {
-        pool->rolling.clear();
-        for (const auto& slot : pool->slots) {
-          if (slot && !slot->remove) pool->rolling.push_back(slot->index);
-        }
-        if (!pool->rolling_now) impl_->NextRolling(*pool);
-      }
+      if (restart) impl_->RollingRestart(*pool);
     }
   });
   if (!s) return s;

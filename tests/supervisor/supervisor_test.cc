@@ -279,6 +279,34 @@ TEST(SupervisorTest, ResizeGrowsAndShrinksInPlace) {
   EXPECT_TRUE(s->pool("echo")->Call("echo", "x"));
 }
 
+TEST(SupervisorTest, RestartReplacesEveryWorkerWhileThePoolServes) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  std::vector<pid_t> before;
+  for (const auto& w : StatusOf(*s, "echo").workers) before.push_back(w.pid);
+  ASSERT_TRUE(s->Restart("echo"));
+  auto replaced = [&] {
+    PoolStatus status = StatusOf(*s, "echo");
+    if (status.workers.size() != 2) return false;
+    for (const auto& w : status.workers) {
+      if (w.state != WorkerState::kReady || std::find(before.begin(), before.end(), w.pid) != before.end()) {
+        return false;
+      }
+    }
+    return true;
+  };
+  int served = 0;
+  while (!replaced()) {
+    ASSERT_FALSE(Soon().Expired());
+    auto out = s->pool("echo")->Call("echo", "during");  // one worker always serves
+    ASSERT_TRUE(out) << out.error().ToString();
+    ++served;
+  }
+  EXPECT_GT(served, 0);
+  EXPECT_EQ(StatusOf(*s, "echo").restarts, 0u);
+  EXPECT_TRUE(s->Restart("nope").error().code() == ErrorCode::kInvalidArgument);
+}
+
 TEST(SupervisorTest, ApplyAddsRemovesAndRestartsOnlyWhatChanged) {
   auto s = Start({MakePool("a", "echo"), MakePool("b", "echo")});
   ASSERT_TRUE(s);
