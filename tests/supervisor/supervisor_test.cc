@@ -235,6 +235,23 @@ TEST(SupervisorTest, RecyclingLosesNoCall) {
   EXPECT_TRUE(status.failures.empty());
 }
 
+TEST(SupervisorTest, AWorkerOverMaxRssIsReplacedBetweenCalls) {
+  config::PoolConfig pool = MakePool("echo", "echo");
+  pool.recycle.max_rss = 1;  // every worker is over it after its first call
+  auto s = Start({pool});
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(s->WaitReady("echo", Soon()));
+    auto out = s->pool("echo")->Call("echo", "x");
+    ASSERT_TRUE(out) << i << ": " << out.error().ToString();
+  }
+  ASSERT_TRUE(s->WaitReady("echo", Soon()));
+  PoolStatus status = StatusOf(*s, "echo");
+  EXPECT_EQ(status.workers.at(0).generation, 11u);
+  EXPECT_EQ(status.restarts, 0u);
+  EXPECT_TRUE(status.failures.empty());
+}
+
 TEST(SupervisorTest, ManyCallerThreadsShareTheWorkers) {
   auto s = Start({MakePool("echo", "echo", 2)});
   ASSERT_TRUE(s);
