@@ -111,6 +111,25 @@ void HungCalls(int samples) {
   Report("hung_call.replacement_ready.p99", Percentile(replace_ms, 0.99), "ms");
 }
 
+// As HungCalls, in a pool with one warm spare: how long the next caller waits
+// for a READY worker after the kill (the spare takes over; a new spare starts).
+void HungCallsWithSpare(int samples) {
+  sv::config::PoolConfig pool = Pool("spare", "misbehave", 1);
+  pool.spare_workers = 1;
+  auto s = Launch({pool});
+  std::vector<double> next_ms;
+  for (int i = 0; i < samples; ++i) {
+    if (auto ready = s->WaitReady("spare", Deadline::After(10s)); !ready) Die(ready.error().ToString());
+    auto out = s->pool("spare")->Call("hang_futex", "", Deadline::After(20ms));
+    if (out || out.error().code() != sv::ErrorCode::kDeadlineExceeded) Die("hung call did not time out");
+    const auto returned = steady_clock::now();
+    if (auto next = s->pool("spare")->Call("echo", "", Deadline::After(10s)); !next) Die(next.error().ToString());
+    next_ms.push_back(Ms(steady_clock::now() - returned));
+  }
+  Report("hung_call.with_spare.next_call_done.p50", Percentile(next_ms, 0.5), "ms", 2.0);
+  Report("hung_call.with_spare.next_call_done.p99", Percentile(next_ms, 0.99), "ms");
+}
+
 void Throughput(int calls_per_thread) {
   auto s = Launch({Pool("echo", "echo", 2)});
   for (int threads : {1, 2, 8}) {
@@ -192,6 +211,7 @@ int main(int argc, char** argv) {
           "usage: pools [--json] [--check] [--quick]\n"
           "The embedded supervisor with real sv-worker processes: hung-call error latency\n"
           "past a 20 ms deadline and time to a READY replacement (p50/p99 of 200 calls),\n"
+          "the same with a warm spare (time until the next call is answered),\n"
           "calls/s through a 2-worker echo pool from 1, 2 and 8 threads, time to start\n"
           "100 and 1,000 workers and this process's RSS with them, time to stop 100 idle\n"
           "workers (p50 of 10). --quick: fewer samples and 100 workers at most, for CI.\n"
@@ -200,6 +220,7 @@ int main(int argc, char** argv) {
     }
   }
   HungCalls(flags.quick ? 20 : 200);
+  HungCallsWithSpare(flags.quick ? 20 : 200);
   Throughput(flags.quick ? 2000 : 50000);
   StartMany(100, false);
   if (!flags.quick) StartMany(1000, true);

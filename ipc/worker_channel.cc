@@ -121,8 +121,10 @@ void WorkerChannel::ReplyError(ResponseStatus status, std::int32_t code, std::st
 
 std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) {
   const auto last = static_cast<std::uint32_t>(call_id_);
+  // No spin for the first request: a pool starting a thousand workers would
+  // pay a thousand budgets of CPU while nobody calls yet.
   const SpinOutcome spun = SpinUntil(
-      spin_.Budget(), Clock::time_point::max(),
+      call_id_ == 1 ? std::chrono::nanoseconds(0) : spin_.Budget(), Clock::time_point::max(),
       [&] { return request_slot_->doorbell.load(std::memory_order_acquire) != last; },
       [&] { return token.stop_requested(); });
   while (!spun.caught) {

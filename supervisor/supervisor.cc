@@ -79,6 +79,7 @@ RestartSettings RestartFor(const config::RestartPolicy& r) {
 
 // One worker process: lives as long as anyone (its slot, a caller) holds it.
 struct Worker {
+  std::string pool;
   std::uint32_t slot = 0;
   std::uint64_t generation = 0;
   std::uint64_t token = kNoToken;  // epoll and timer identity
@@ -96,6 +97,9 @@ struct Worker {
   bool replace = false;   // exit means "start the next one now" (recycle, restart)
   bool was_ready = false;
   std::string failure;    // what went wrong, for last_error
+  // How it ended; written by the loop before MarkPeerDead(), which a caller
+  // waiting on the channel observes with acquire ordering.
+  std::optional<ExitInfo> exit;
 };
 
 // A place for one worker in a pool; keeps its state across processes.
@@ -119,6 +123,7 @@ struct PoolImpl {
   std::deque<std::shared_ptr<Worker>> idle;
   std::condition_variable freed;  // with Impl::mu
   std::uint32_t waiting = 0;
+  std::uint32_t busy = 0;  // calls in flight; at most config.workers (the rest are warm spares)
   RestartPolicy restart{RestartSettings{}};
   std::string last_error;
   std::uint64_t calls = 0, restarts = 0, kills = 0;
@@ -157,6 +162,9 @@ struct Supervisor::Impl {
   std::stop_source stop_source;
   std::jthread loop;
   bool loop_failed = false;
+  // The loop's hold on `mu` while it handles events; SpawnInto() lets go of
+  // it while a child execs, so callers finishing a call never wait for that.
+  std::unique_lock<std::mutex>* loop_lock = nullptr;
 
   // --- set-up (Create) ---
   Status Init(const config::Config& config);
@@ -171,11 +179,22 @@ struct Supervisor::Impl {
   void OnExit(const std::shared_ptr<Worker>& worker);
   WorkerEvent ClassifyExit(PoolImpl& pool, Slot& slot, Worker& worker, const ExitInfo& exit);
   void SweepCgroups();
+  // Runs `fn` without `mu` when called by the loop (which holds it); for
+  // system calls that may block on the kernel. `fn` touches no shared state.
+  template <class Fn>
+  void Unlocked(Fn fn) {
+    if (loop_lock != nullptr) loop_lock->unlock();
+    fn();
+    if (loop_lock != nullptr) loop_lock->lock();
+  }
   // --- shared (mu held) ---
   void Apply(PoolImpl& pool, Slot& slot, WorkerEvent event);
   void Perform(PoolImpl& pool, Slot& slot, WorkerAction action);
   void SpawnInto(PoolImpl& pool, Slot& slot);
   void Kill(PoolImpl& pool, Worker& worker);
+  // Kills the slot's worker, detaches it (OnExit still reaps it), and has the
+  // loop spawn the successor at once.
+  void Replace(PoolImpl& pool, Slot& slot);
   void Release(PoolImpl& pool, const std::shared_ptr<Worker>& worker);
   void StartPool(PoolImpl& pool);
   void StopPool(PoolImpl& pool);
@@ -317,8 +336,10 @@ void Supervisor::Impl::Run() {
       loop_failed = true;
       return;
     }
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
+    loop_lock = &lock;
     for (int i = 0; i < n; ++i) Dispatch(events[i].data.u64);
+    loop_lock = nullptr;
   }
 }
 
@@ -471,18 +492,27 @@ WorkerEvent Supervisor::Impl::ClassifyExit(PoolImpl& pool, Slot& slot, Worker& w
 }
 
 void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
-  // Grandchildren first, while the worker's pid (and process group) is still ours.
-  if (cgroups && !worker->cgroup.empty()) (void)cgroups->Kill(worker->cgroup);
-  else kill(-worker->process.pid, SIGKILL);
-  auto exit = Reap(worker->process.pidfd.get(), true);
-  worker->reaped = true;
-  worker->channel->MarkPeerDead();
+  worker->reaped = true;  // from here on, callers leave its pid alone
   epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->process.pidfd.get(), nullptr);
   if (worker->notify) epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->notify.get(), nullptr);
-  worker->notify.Reset();
   by_token.erase(worker->token);
-  if (!worker->tmpdir.empty()) (void)worker::RemoveTree(worker->tmpdir);
-  if (!worker->cgroup.empty() && cgroups && !cgroups->Remove(worker->cgroup)) {
+  std::expected<ExitInfo, Error> exit = Fail(ErrorCode::kInternal, "not reaped");
+  bool cgroup_left = false;
+  // Only this thread touches a dead worker's process and the cgroup tree: the
+  // slow part (cgroup writes wait for the kernel's cgroup mutex) runs
+  // without `mu`, so callers finishing their calls never wait for it.
+  Unlocked([&] {
+    // Grandchildren first, while the worker's pid (and process group) is still ours.
+    if (cgroups && !worker->cgroup.empty()) (void)cgroups->Kill(worker->cgroup);
+    else kill(-worker->process.pid, SIGKILL);
+    exit = Reap(worker->process.pidfd.get(), true);
+    worker->exit = exit ? *exit : ExitInfo{true, SIGKILL, false};
+    worker->channel->MarkPeerDead();
+    if (!worker->tmpdir.empty()) (void)worker::RemoveTree(worker->tmpdir);
+    cgroup_left = !worker->cgroup.empty() && cgroups && !cgroups->Remove(worker->cgroup);
+  });
+  worker->notify.Reset();
+  if (cgroup_left) {
     cgroups_to_remove.push_back(worker->cgroup);
     timers.emplace(Clock::now() + 20ms, TimerEntry{TimerKind::kCgroupSweep, {}, 0, 0});
     ArmTimerFd();
@@ -500,10 +530,18 @@ void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
     Apply(*pool, *slot, ClassifyExit(*pool, *slot, *worker, info));
     return;
   }
+  // Detached by Replace(): its successor has the slot; keep only how it ended.
+  PoolImpl* pool = Find(worker->pool);
+  if (pool == nullptr || worker->slot >= pool->slots.size() || !pool->slots[worker->slot]) return;
+  Slot& slot = *pool->slots[worker->slot];
+  if (slot.last_pid == worker->process.pid) slot.last_exit = info;
 }
 
 void Supervisor::Impl::SweepCgroups() {
-  std::erase_if(cgroups_to_remove, [&](const std::string& path) { return cgroups->Remove(path).has_value(); });
+  std::vector<std::string> left = std::move(cgroups_to_remove);
+  cgroups_to_remove.clear();
+  Unlocked([&] { std::erase_if(left, [&](const std::string& path) { return cgroups->Remove(path).has_value(); }); });
+  cgroups_to_remove.insert(cgroups_to_remove.end(), left.begin(), left.end());
   if (!cgroups_to_remove.empty()) {
     timers.emplace(Clock::now() + 20ms, TimerEntry{TimerKind::kCgroupSweep, {}, 0, 0});
   }
@@ -534,9 +572,14 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
       break;
     case WorkerAction::kAwaitCall: ArmTimer(pool, slot, TimerKind::kStop, pool.config.stop_timeout); break;
     case WorkerAction::kKill:
+      if (!slot.worker) {  // a successor not spawned yet: nothing to kill
+        slot.state = WorkerState::kExited;
+        return Perform(pool, slot, WorkerAction::kRemove);
+      }
       pool.idle.erase(std::remove(pool.idle.begin(), pool.idle.end(), slot.worker), pool.idle.end());
       Kill(pool, *slot.worker);
       break;
+    case WorkerAction::kReplace: Replace(pool, slot); break;
     case WorkerAction::kSpawn: SpawnInto(pool, slot); break;
     case WorkerAction::kArmBackoff:
       slot.worker.reset();
@@ -568,6 +611,7 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
 void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   const config::PoolConfig& c = pool.config;
   auto worker = std::make_shared<Worker>();
+  worker->pool = c.name;
   worker->slot = slot.index;
   worker->generation = ++slot.generation;
   worker->token = next_token++;
@@ -619,7 +663,9 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   request.notify_fd = worker->notify.get();
   request.stderr_fd = 2;
   request.env = EnvironmentWith({c.env.begin(), c.env.end()});
-  auto process = Spawn(request);
+  // Only the loop changes a STARTING slot, so nothing of it moves meanwhile.
+  std::expected<SpawnedProcess, Error> process = Fail(ErrorCode::kInternal, "not spawned");
+  Unlocked([&] { process = Spawn(request); });
   if (!process) return fail(process.error());
   worker->process = std::move(*process);
   worker->channel->CloseFds();
@@ -644,8 +690,27 @@ void Supervisor::Impl::Kill(PoolImpl& pool, Worker& worker) {
   if (!worker.killed) ++pool.kills;
   worker.killed = true;
   (void)SendSignal(worker.process.pidfd.get(), SIGKILL);
-  if (cgroups && !worker.cgroup.empty()) (void)cgroups->Kill(worker.cgroup);
-  else kill(-worker.process.pid, SIGKILL);  // the group leader is unreaped: the group id is still its own
+  // The rest of the tree: the process group now (the leader is unreaped, so
+  // the group id is still its own). A cgroup is killed by OnExit, once the
+  // leader is dead: writing cgroup.kill waits for the cgroup mutex, which the
+  // loop may hold for a mkdir or rmdir, and callers run this too.
+  if (!cgroups || worker.cgroup.empty()) kill(-worker.process.pid, SIGKILL);
+}
+
+void Supervisor::Impl::Replace(PoolImpl& pool, Slot& slot) {
+  Kill(pool, *slot.worker);
+  slot.last_pid = slot.worker->process.pid;
+  slot.worker.reset();
+  // Callers run this too, and only the loop spawns (PR_SET_PDEATHSIG follows
+  // the spawning thread): hand it over without waiting.
+  commands.push_back([this, name = pool.config.name, index = slot.index, generation = slot.generation] {
+    PoolImpl* p = Find(name);
+    if (p == nullptr || p->state != PoolState::kRunning || index >= p->slots.size() || !p->slots[index]) return;
+    Slot& s = *p->slots[index];
+    if (s.state == WorkerState::kStarting && !s.worker && s.generation == generation) SpawnInto(*p, s);
+  });
+  const std::uint64_t one = 1;
+  (void)!write(command_fd.get(), &one, sizeof one);
 }
 
 void Supervisor::Impl::StartPool(PoolImpl& pool) {
@@ -751,7 +816,7 @@ std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl
       return Fail(ErrorCode::kPoolStopped, "pool " + pool.config.name + " is " +
                                                std::string(PoolStateName(pool.state)));
     }
-    if (!pool.idle.empty()) {
+    if (!pool.idle.empty() && pool.busy < pool.config.workers) {
       // Last in, first out: the worker that just answered is still spinning
       // and has the plugin's data in cache; the others may sleep.
       std::shared_ptr<Worker> worker = std::move(pool.idle.back());
@@ -760,6 +825,7 @@ std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl
       Slot* slot = SlotOf(pool, *worker);
       if (slot == nullptr || slot->state != WorkerState::kReady) continue;
       Apply(pool, *slot, WorkerEvent::kCallStarted);
+      ++pool.busy;
       return worker;
     }
     if (!counted) {
@@ -770,7 +836,9 @@ std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl
       ++pool.waiting;
       counted = true;
     }
-    if (pool.freed.wait_until(lock, deadline.when()) == std::cv_status::timeout && pool.idle.empty()) {
+    const bool free_now = !pool.idle.empty() && pool.busy < pool.config.workers;
+    if (!free_now && pool.freed.wait_until(lock, deadline.when()) == std::cv_status::timeout &&
+        (pool.idle.empty() || pool.busy >= pool.config.workers)) {
       --pool.waiting;
       return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool.config.name + ": no worker became free before the deadline");
     }
@@ -781,6 +849,8 @@ void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& wor
                               const std::expected<std::string, Error>& result) {
   ++pool.calls;
   ++worker->calls;
+  --pool.busy;
+  pool.freed.notify_one();  // a warm spare may be free to take the next call
   if (!result) ++pool.failures[std::string(ErrorCodeName(result.error().code()))];
   Slot* slot = SlotOf(pool, *worker);
   if (slot == nullptr) return;  // already gone and replaced
@@ -791,10 +861,10 @@ void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& wor
   if (broken) {
     worker->failure = result.error().message();
     // A call that ran out of time was killed on our orders: the plugin is
-    // slow on that input, not crashing, so the replacement starts at once and
+    // slow on that input, not crashing, so the successor starts at once and
     // the restart policy does not count it.
-    worker->replace = code == ErrorCode::kDeadlineExceeded && pool.state == PoolState::kRunning;
-    return Apply(pool, *slot, WorkerEvent::kCallFailed);
+    const bool timed_out = code == ErrorCode::kDeadlineExceeded && pool.state == PoolState::kRunning;
+    return Apply(pool, *slot, timed_out ? WorkerEvent::kCallTimedOut : WorkerEvent::kCallFailed);
   }
   bool recycle = worker->recycle_after != 0 && worker->calls >= worker->recycle_after;
   if (pool.config.recycle.max_rss) {
@@ -819,15 +889,10 @@ std::expected<std::string, Error> Supervisor::Impl::Call(const std::string& pool
   // The pool may have been removed by Apply() meanwhile.
   pool = Find(pool_name);
   if (pool != nullptr) Finish(*pool, *worker, result);
-  if (!result && result.error().code() == ErrorCode::kWorkerCrashed && (*worker)->reaped) {
-    const PoolImpl* p = pool;
-    const Slot* slot = p != nullptr && (*worker)->slot < p->slots.size() ? p->slots[(*worker)->slot].get() : nullptr;
-    std::string how = slot != nullptr && slot->last_exit && slot->last_pid == (*worker)->process.pid
-                          ? slot->last_exit->ToString()
-                          : "died";
-    return Fail(ErrorCode::kWorkerCrashed,
-                "worker " + std::to_string((*worker)->process.pid) + " of pool " + pool_name + " " + how +
-                    " during the call");
+  if (!result && result.error().code() == ErrorCode::kWorkerCrashed) {
+    const std::string how = (*worker)->exit ? (*worker)->exit->ToString() : "died";
+    return Fail(ErrorCode::kWorkerCrashed, "worker " + std::to_string((*worker)->process.pid) + " of pool " +
+                                               pool_name + " " + how + " during the call");
   }
   if (!result && result.error().code() == ErrorCode::kDeadlineExceeded) {
     return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool_name + ": call to " + std::string(method) +
