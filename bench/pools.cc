@@ -82,14 +82,16 @@ std::unique_ptr<Supervisor> Launch(std::vector<sv::config::PoolConfig> pools) {
   return std::move(*s);
 }
 
-std::uint64_t SelfRssBytes() {
+// A "Name:   123 kB" line of /proc/self/status, in bytes.
+std::uint64_t StatusBytes(const std::string& name) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.rfind(name + ":", 0) == 0) return std::stoull(line.substr(name.size() + 1)) * 1024;
   }
   return 0;
 }
+std::uint64_t SelfRssBytes() { return StatusBytes("VmRSS"); }
 
 // A hung call with a 20 ms deadline: how late the caller gets its error, and
 // how long until the killed worker's replacement is READY.
@@ -161,6 +163,9 @@ void StartMany(std::uint32_t workers, bool report_rss) {
            static_cast<double>(SelfRssBytes()) / (1 << 20), "MiB", 10.0);
     Report("supervisor_rss_growth_with_" + std::to_string(workers) + "_workers",
            static_cast<double>(SelfRssBytes() - rss_before) / (1 << 20), "MiB");
+    // The part of it that is the channels' first pages, shared with the workers.
+    Report("supervisor_rss_shmem_with_" + std::to_string(workers) + "_workers",
+           static_cast<double>(StatusBytes("RssShmem")) / (1 << 20), "MiB");
   }
 }
 

@@ -46,10 +46,6 @@ Transition Step(WorkerState state, WorkerEvent event) {
       return state == S::kBusy || state == S::kStopping ? Transition{S::kStopping, A::kSendStop} : Stay(state);
     case E::kCallFailed:
       return state == S::kBusy || state == S::kStopping ? Transition{S::kStopping, A::kKill} : Stay(state);
-    case E::kCallTimedOut:
-      // Not waiting for the reap: the successor starts while the kernel tears the old one down.
-      if (state == S::kBusy) return {S::kStarting, A::kReplace};
-      return state == S::kStopping ? Transition{S::kStopping, A::kKill} : Stay(state);
     case E::kStopRequested: return OnStop(state);
     case E::kStopTimedOut: return state == S::kStopping ? Transition{S::kStopping, A::kKill} : Stay(state);
     case E::kExitedStop:
@@ -82,7 +78,6 @@ std::string_view WorkerEventName(WorkerEvent event) {
     case E::kCallFinished: return "call finished";
     case E::kCallRecycle: return "call finished, recycle due";
     case E::kCallFailed: return "call failed";
-    case E::kCallTimedOut: return "call timed out";
     case E::kStopRequested: return "stop requested";
     case E::kStopTimedOut: return "stop timed out";
     case E::kExitedStop: return "exited";

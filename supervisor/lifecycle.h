@@ -25,8 +25,7 @@ enum class WorkerEvent : std::uint8_t {
   kCallStarted,    // a caller took the worker
   kCallFinished,   // the call returned and the worker serves on
   kCallRecycle,    // the call returned and the worker is due for recycling
-  kCallFailed,     // the worker broke the protocol or died: it must die now
-  kCallTimedOut,   // the call's deadline passed: kill the worker and start its successor at once
+  kCallFailed,     // deadline passed, or the worker broke the protocol or died: it must die now
   kStopRequested,  // pool stop, shrink, or restart of this worker
   kStopTimedOut,   // stop_timeout passed while stopping
   kExitedStop,     // exited, and nothing is to replace it (stopping, shrinking)
@@ -42,7 +41,6 @@ enum class WorkerAction : std::uint8_t {
   kSendStop,      // ask the worker to exit (channel stop request), arm stop_timeout
   kAwaitCall,     // let the call in flight finish, but arm stop_timeout
   kKill,          // SIGKILL the worker's whole tree now
-  kReplace,       // SIGKILL the worker's tree, leave it to be reaped, and start a new one now
   kSpawn,         // start a new worker in this slot (arms start_timeout)
   kArmBackoff,    // arm the backoff timer chosen by the restart policy
   kRemove,        // the slot is done: forget it

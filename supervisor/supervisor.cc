@@ -79,7 +79,6 @@ RestartSettings RestartFor(const config::RestartPolicy& r) {
 
 // One worker process: lives as long as anyone (its slot, a caller) holds it.
 struct Worker {
-  std::string pool;
   std::uint32_t slot = 0;
   std::uint64_t generation = 0;
   std::uint64_t token = kNoToken;  // epoll and timer identity
@@ -192,9 +191,6 @@ struct Supervisor::Impl {
   void Perform(PoolImpl& pool, Slot& slot, WorkerAction action);
   void SpawnInto(PoolImpl& pool, Slot& slot);
   void Kill(PoolImpl& pool, Worker& worker);
-  // Kills the slot's worker, detaches it (OnExit still reaps it), and has the
-  // loop spawn the successor at once.
-  void Replace(PoolImpl& pool, Slot& slot);
   void Release(PoolImpl& pool, const std::shared_ptr<Worker>& worker);
   void StartPool(PoolImpl& pool);
   void StopPool(PoolImpl& pool);
@@ -215,6 +211,9 @@ struct Supervisor::Impl {
   std::expected<std::shared_ptr<Worker>, Error> Acquire(PoolImpl& pool, std::unique_lock<std::mutex>& lock,
                                                         Deadline deadline);
   void Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker, const std::expected<std::string, Error>& result);
+  // The error a caller sees, naming the pool and the worker.
+  static Error CallError(const std::string& pool_name, std::string_view method, const Worker& worker,
+                         const Error& error);
 };
 
 // ---------------------------------------------------------------- set-up
@@ -530,11 +529,6 @@ void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
     Apply(*pool, *slot, ClassifyExit(*pool, *slot, *worker, info));
     return;
   }
-  // Detached by Replace(): its successor has the slot; keep only how it ended.
-  PoolImpl* pool = Find(worker->pool);
-  if (pool == nullptr || worker->slot >= pool->slots.size() || !pool->slots[worker->slot]) return;
-  Slot& slot = *pool->slots[worker->slot];
-  if (slot.last_pid == worker->process.pid) slot.last_exit = info;
 }
 
 void Supervisor::Impl::SweepCgroups() {
@@ -579,7 +573,6 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
       pool.idle.erase(std::remove(pool.idle.begin(), pool.idle.end(), slot.worker), pool.idle.end());
       Kill(pool, *slot.worker);
       break;
-    case WorkerAction::kReplace: Replace(pool, slot); break;
     case WorkerAction::kSpawn: SpawnInto(pool, slot); break;
     case WorkerAction::kArmBackoff:
       slot.worker.reset();
@@ -611,7 +604,6 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
 void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   const config::PoolConfig& c = pool.config;
   auto worker = std::make_shared<Worker>();
-  worker->pool = c.name;
   worker->slot = slot.index;
   worker->generation = ++slot.generation;
   worker->token = next_token++;
@@ -695,22 +687,6 @@ void Supervisor::Impl::Kill(PoolImpl& pool, Worker& worker) {
   // leader is dead: writing cgroup.kill waits for the cgroup mutex, which the
   // loop may hold for a mkdir or rmdir, and callers run this too.
   if (!cgroups || worker.cgroup.empty()) kill(-worker.process.pid, SIGKILL);
-}
-
-void Supervisor::Impl::Replace(PoolImpl& pool, Slot& slot) {
-  Kill(pool, *slot.worker);
-  slot.last_pid = slot.worker->process.pid;
-  slot.worker.reset();
-  // Callers run this too, and only the loop spawns (PR_SET_PDEATHSIG follows
-  // the spawning thread): hand it over without waiting.
-  commands.push_back([this, name = pool.config.name, index = slot.index, generation = slot.generation] {
-    PoolImpl* p = Find(name);
-    if (p == nullptr || p->state != PoolState::kRunning || index >= p->slots.size() || !p->slots[index]) return;
-    Slot& s = *p->slots[index];
-    if (s.state == WorkerState::kStarting && !s.worker && s.generation == generation) SpawnInto(*p, s);
-  });
-  const std::uint64_t one = 1;
-  (void)!write(command_fd.get(), &one, sizeof one);
 }
 
 void Supervisor::Impl::StartPool(PoolImpl& pool) {
@@ -864,7 +840,8 @@ void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& wor
     // slow on that input, not crashing, so the successor starts at once and
     // the restart policy does not count it.
     const bool timed_out = code == ErrorCode::kDeadlineExceeded && pool.state == PoolState::kRunning;
-    return Apply(pool, *slot, timed_out ? WorkerEvent::kCallTimedOut : WorkerEvent::kCallFailed);
+    worker->replace = timed_out;
+    return Apply(pool, *slot, WorkerEvent::kCallFailed);
   }
   bool recycle = worker->recycle_after != 0 && worker->calls >= worker->recycle_after;
   if (pool.config.recycle.max_rss) {
@@ -889,17 +866,23 @@ std::expected<std::string, Error> Supervisor::Impl::Call(const std::string& pool
   // The pool may have been removed by Apply() meanwhile.
   pool = Find(pool_name);
   if (pool != nullptr) Finish(*pool, *worker, result);
-  if (!result && result.error().code() == ErrorCode::kWorkerCrashed) {
-    const std::string how = (*worker)->exit ? (*worker)->exit->ToString() : "died";
-    return Fail(ErrorCode::kWorkerCrashed, "worker " + std::to_string((*worker)->process.pid) + " of pool " +
-                                               pool_name + " " + how + " during the call");
-  }
-  if (!result && result.error().code() == ErrorCode::kDeadlineExceeded) {
-    return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool_name + ": call to " + std::string(method) +
-                                                  " exceeded its deadline; worker " +
-                                                  std::to_string((*worker)->process.pid) + " killed");
-  }
+  lock.unlock();
+  if (!result) result = std::unexpected(CallError(pool_name, method, **worker, result.error()));
   return result;
+}
+
+Error Supervisor::Impl::CallError(const std::string& pool_name, std::string_view method, const Worker& worker,
+                                  const Error& error) {
+  const std::string pid = std::to_string(worker.process.pid);
+  switch (error.code()) {
+    case ErrorCode::kWorkerCrashed:
+      return Error(ErrorCode::kWorkerCrashed, "worker " + pid + " of pool " + pool_name + " " +
+                                                  (worker.exit ? worker.exit->ToString() : "died") + " during the call");
+    case ErrorCode::kDeadlineExceeded:
+      return Error(ErrorCode::kDeadlineExceeded, "pool " + pool_name + ": call to " + std::string(method) +
+                                                     " exceeded its deadline; worker " + pid + " killed");
+    default: return error;
+  }
 }
 
 std::expected<std::string, Error> Pool::Call(std::string_view method, std::string_view input,

@@ -21,12 +21,6 @@ TEST(LifecycleTest, AFailedCallKillsTheWorker) {
   EXPECT_EQ(Step(S::kStopping, E::kExitedReplace), (Transition{S::kStarting, A::kSpawn}));
 }
 
-TEST(LifecycleTest, ATimedOutCallReplacesTheWorkerWithoutWaitingForTheReap) {
-  EXPECT_EQ(Step(S::kBusy, E::kCallTimedOut), (Transition{S::kStarting, A::kReplace}));
-  // Stopping already (the pool stops): just kill it.
-  EXPECT_EQ(Step(S::kStopping, E::kCallTimedOut), (Transition{S::kStopping, A::kKill}));
-}
-
 TEST(LifecycleTest, RecyclingStopsTheWorkerBetweenCalls) {
   EXPECT_EQ(Step(S::kBusy, E::kCallRecycle), (Transition{S::kStopping, A::kSendStop}));
   EXPECT_EQ(Step(S::kStopping, E::kStopTimedOut), (Transition{S::kStopping, A::kKill}));

@@ -385,8 +385,6 @@ TEST(SupervisorTest, ThousandKillsLeaveNoZombieAndNoDescriptor) {
     ASSERT_FALSE(out);
   }
   ASSERT_TRUE(s->WaitReady("m", Soon()));
-  // The last killed worker is reaped in the background (its successor did
-  // not wait for it): its pidfd closes when it is.
   EXPECT_TRUE(Eventually([&] { return OpenFds() == fds; })) << OpenFds() << " open, " << fds << " before";
   // Every worker but the live one is reaped: waitpid finds no other child.
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), 0);
