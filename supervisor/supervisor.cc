@@ -211,6 +211,8 @@ struct Supervisor::Impl {
   std::expected<std::shared_ptr<Worker>, Error> Acquire(PoolImpl& pool, std::unique_lock<std::mutex>& lock,
                                                         Deadline deadline);
   void Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker, const std::expected<std::string, Error>& result);
+  // Status with `mu` held; RSS only where a call already read it.
+  std::vector<PoolStatus> SnapshotLocked() const;
   // The error a caller sees, naming the pool and the worker.
   static Error CallError(const std::string& pool_name, std::string_view method, const Worker& worker,
                          const Error& error);
@@ -1012,11 +1014,22 @@ Status Supervisor::Apply(const config::Config& config) {
 }
 
 std::vector<PoolStatus> Supervisor::Snapshot() const {
-  std::lock_guard lock(impl_->mu);
+  std::vector<PoolStatus> out = impl_->SnapshotLocked();
+  // /proc reads outside the mutex: a thousand of them would hold up callers.
+  for (auto& pool : out) {
+    for (auto& w : pool.workers) {
+      if (w.pid > 0 && w.rss_bytes == 0) w.rss_bytes = ReadRss(w.pid);
+    }
+  }
+  return out;
+}
+
+std::vector<PoolStatus> Supervisor::Impl::SnapshotLocked() const {
+  std::lock_guard lock(mu);
   std::vector<PoolStatus> out;
   const Clock::time_point now = Clock::now();
-  for (const auto& [name, pool] : impl_->pools) {
-    PoolStatus status{name, pool->state, pool->last_error, impl_->kill_scope,
+  for (const auto& [name, pool] : pools) {
+    PoolStatus status{name, pool->state, pool->last_error, kill_scope,
                       pool->config.workers + pool->config.spare_workers, pool->waiting,
                       pool->calls, pool->failures, pool->restarts, pool->kills, {}};
     for (const auto& slot : pool->slots) {
@@ -1025,7 +1038,7 @@ std::vector<PoolStatus> Supervisor::Snapshot() const {
       if (const auto& worker = slot->worker) {
         w.pid = worker->process.pid;
         w.calls = worker->calls;
-        w.rss_bytes = worker->rss != 0 ? worker->rss : ReadRss(worker->process.pid);
+        w.rss_bytes = worker->rss;  // 0: read by Snapshot() after the lock
         if (worker->was_ready) w.uptime = now - worker->ready_at;
       }
       status.workers.push_back(w);
