@@ -51,10 +51,10 @@ std::expected<std::string, sv::Error> Timed(Supervisor& s, const char* pool, con
 // supervisorctl's shape: one line per worker.
 void PrintStatus(const Supervisor& s) {
   for (const PoolStatus& pool : s.Snapshot()) {
-    std::printf("  %-10s %-9s calls %llu, restarts %llu, kills %llu, kill scope: %s\n", pool.name.c_str(),
+    std::printf("  %-10s %-9s calls %llu, restarts %llu, kills %llu, kill scope: %s, spawner: %s\n", pool.name.c_str(),
                 std::string(PoolStateName(pool.state)).c_str(), static_cast<unsigned long long>(pool.calls),
                 static_cast<unsigned long long>(pool.restarts), static_cast<unsigned long long>(pool.kills),
-                pool.kill_scope.c_str());
+                pool.kill_scope.c_str(), pool.spawner.c_str());
     for (const auto& w : pool.workers) {
       const auto up = duration_cast<milliseconds>(w.uptime).count();
       std::printf("    %s:%u %-8s pid %d, uptime %lld.%03llds, calls %llu, rss %.1f MiB%s\n", pool.name.c_str(),

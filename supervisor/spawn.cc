@@ -52,10 +52,12 @@ std::expected<ChildFds, Error> PrepareFds(const SpawnRequest& r) {
   if (!fds.null) return FailErrno("open /dev/null", errno);
   auto request = DupHigh(r.request_fd);
   if (!request) return std::unexpected(request.error());
-  auto response = DupHigh(r.response_fd);
-  if (!response) return std::unexpected(response.error());
   fds.request = std::move(*request);
-  fds.response = std::move(*response);
+  if (r.response_fd >= 0) {  // a zygote has only its socket, as fd 3
+    auto response = DupHigh(r.response_fd);
+    if (!response) return std::unexpected(response.error());
+    fds.response = std::move(*response);
+  }
   if (r.options.notify) {
     auto notify = DupHigh(r.notify_fd);
     if (!notify) return std::unexpected(notify.error());
@@ -84,7 +86,7 @@ int ExecChild(void* arg) {
   const ChildFds& fds = *plan.fds;
   for (int i = 0; i < 3; ++i) dup2(fds.stdio[i], i);
   dup2(fds.request.get(), ipc::kRequestFd);
-  dup2(fds.response.get(), ipc::kResponseFd);
+  if (fds.response) dup2(fds.response.get(), ipc::kResponseFd);
   if (fds.notify) dup2(fds.notify.get(), worker::kNotifyFd);
   // Our handlers must not run in the child (it has its own copy of the table):
   // every signal to its default before the mask opens.
@@ -179,7 +181,7 @@ std::expected<SpawnedProcess, Error> Spawn(const SpawnRequest& request) {
   posix_spawn_file_actions_init(&actions);
   for (int i = 0; i < 3; ++i) posix_spawn_file_actions_adddup2(&actions, fds->stdio[i], i);
   posix_spawn_file_actions_adddup2(&actions, fds->request.get(), ipc::kRequestFd);
-  posix_spawn_file_actions_adddup2(&actions, fds->response.get(), ipc::kResponseFd);
+  if (fds->response) posix_spawn_file_actions_adddup2(&actions, fds->response.get(), ipc::kResponseFd);
   if (fds->notify) posix_spawn_file_actions_adddup2(&actions, fds->notify.get(), worker::kNotifyFd);
   // No signal mask or ignored signal of ours leaks into the worker (it resets
   // them too), and it starts in its own process group.

@@ -20,7 +20,7 @@ struct SpawnRequest {
   std::string worker_path;           // the sv-worker executable
   worker::Options options;           // options.parent 0 is filled in with getpid()
   int request_fd = -1;               // becomes fd 3
-  int response_fd = -1;              // becomes fd 4
+  int response_fd = -1;              // becomes fd 4 (-1: none, for a zygote)
   int notify_fd = -1;                // becomes fd 5 (worker::kNotifyFd) when options.notify
   int stdin_fd = -1;                 // -1: /dev/null
   int stdout_fd = -1;                // -1: /dev/null

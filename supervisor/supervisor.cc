@@ -4,8 +4,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include "stop/stop_event_fd.h"
 #include "supervisor/cgroup.h"
 #include "supervisor/restart_policy.h"
+#include "worker/zygote.h"
 #include "worker/tmpdir.h"
 
 namespace sv::supervisor {
@@ -130,6 +134,15 @@ struct PoolImpl {
   std::vector<std::uint32_t> rolling;  // slots still to restart, one at a time
   std::optional<std::uint32_t> rolling_now;
   StopReport stop_report;           // filled while stopping
+  // The pool's zygote: workers are forked from it while it lives.
+  struct Zygote {
+    SpawnedProcess process;
+    UniqueFd socket;
+    std::string cgroup;
+  };
+  std::optional<Zygote> zygote;
+  std::uint64_t zygote_generation = 0;
+  std::string spawner = "exec";
   std::condition_variable changed;  // state or readiness changed (with Impl::mu)
   std::mt19937_64 rng{std::random_device{}()};
 };
@@ -190,6 +203,12 @@ struct Supervisor::Impl {
   void Apply(PoolImpl& pool, Slot& slot, WorkerEvent event);
   void Perform(PoolImpl& pool, Slot& slot, WorkerAction action);
   void SpawnInto(PoolImpl& pool, Slot& slot);
+  // The options every worker of `pool` starts with.
+  SpawnRequest RequestFor(const PoolImpl& pool) const;
+  void StartZygote(PoolImpl& pool);
+  void StopZygote(PoolImpl& pool);
+  // A worker from the zygote; falls back to exec (and drops the zygote) when it fails.
+  std::expected<SpawnedProcess, Error> Start(PoolImpl& pool, const SpawnRequest& request, std::uint32_t index);
   void Kill(PoolImpl& pool, Worker& worker);
   void Release(PoolImpl& pool, const std::shared_ptr<Worker>& worker);
   void StartPool(PoolImpl& pool);
@@ -321,6 +340,7 @@ Supervisor::~Supervisor() {
     if (!worker->tmpdir.empty()) (void)worker::RemoveTree(worker->tmpdir);
   }
   impl_->by_token.clear();
+  for (auto& [name, pool] : impl_->pools) impl_->StopZygote(*pool);
   impl_->cgroups.reset();  // kills and removes what is left
   (void)worker::RemoveTree(impl_->tmp_root);
 }
@@ -590,6 +610,7 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
     case WorkerAction::kReportFatal:
       slot.worker.reset();
       pool.state = PoolState::kFatal;
+      StopZygote(pool);
       pool.freed.notify_all();
       pool.changed.notify_all();
       // The pool gave up: the other workers go too.
@@ -634,17 +655,9 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
     worker->cgroup = *path;
   }
   worker->tmpdir = tmp_root + "/" + id;
-  SpawnRequest request;
-  request.worker_path = options.worker_path;
-  request.options.plugin = c.plugin.string();
-  request.options.pool = c.name;
+  SpawnRequest request = RequestFor(pool);
   request.options.index = slot.index;
   request.options.tmpdir = worker->tmpdir;
-  request.options.config = c.plugin_config;
-  request.options.limits.address_space = c.limits.address_space;
-  if (c.limits.cpu_time) request.options.limits.cpu_seconds = static_cast<std::uint64_t>(c.limits.cpu_time->count());
-  request.options.limits.open_files = c.limits.open_files;
-  request.options.spin = SpinFor(c.channel.spin);
   request.options.notify = true;
   UniqueFd cgroup_dir;
   if (!worker->cgroup.empty()) {
@@ -655,11 +668,7 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   request.request_fd = worker->channel->request_fd();
   request.response_fd = worker->channel->response_fd();
   request.notify_fd = worker->notify.get();
-  request.stderr_fd = 2;
-  request.env = EnvironmentWith({c.env.begin(), c.env.end()});
-  // Only the loop changes a STARTING slot, so nothing of it moves meanwhile.
-  std::expected<SpawnedProcess, Error> process = Fail(ErrorCode::kInternal, "not spawned");
-  Unlocked([&] { process = Spawn(request); });
+  auto process = Start(pool, request, slot.index);
   if (!process) return fail(process.error());
   worker->process = std::move(*process);
   worker->channel->CloseFds();
@@ -677,6 +686,120 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   by_token[worker->token] = worker;
   slot.worker = worker;
   ArmTimer(pool, slot, TimerKind::kStart, c.start_timeout);
+}
+
+SpawnRequest Supervisor::Impl::RequestFor(const PoolImpl& pool) const {
+  const config::PoolConfig& c = pool.config;
+  SpawnRequest request;
+  request.worker_path = options.worker_path;
+  request.options.plugin = c.plugin.string();
+  request.options.pool = c.name;
+  request.options.config = c.plugin_config;
+  request.options.limits.address_space = c.limits.address_space;
+  if (c.limits.cpu_time) request.options.limits.cpu_seconds = static_cast<std::uint64_t>(c.limits.cpu_time->count());
+  request.options.limits.open_files = c.limits.open_files;
+  request.options.spin = SpinFor(c.channel.spin);
+  request.stderr_fd = 2;
+  request.env = EnvironmentWith({c.env.begin(), c.env.end()});
+  return request;
+}
+
+std::expected<SpawnedProcess, Error> Supervisor::Impl::Start(PoolImpl& pool, const SpawnRequest& request,
+                                                             std::uint32_t index) {
+  std::expected<SpawnedProcess, Error> process = Fail(ErrorCode::kInternal, "not spawned");
+  if (pool.zygote) {
+    const worker::ZygoteRequest fork_request{request.request_fd, request.response_fd, request.notify_fd,
+                                             request.cgroup_fd,  index,                request.options.tmpdir};
+    const int socket = pool.zygote->socket.get();
+    // Only the loop changes a STARTING slot or the zygote: nothing moves meanwhile.
+    Unlocked([&] {
+      auto pid = worker::ForkFromZygote(socket, fork_request, Deadline::After(pool.config.start_timeout));
+      if (!pid) {
+        process = std::unexpected(pid.error());
+        return;
+      }
+      // Our unreaped child (CLONE_PARENT): its pid stays its own.
+      UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));
+      if (pidfd) {
+        process = SpawnedProcess{*pid, std::move(pidfd)};
+        return;
+      }
+      process = FailErrno("pidfd_open", errno);
+      kill(*pid, SIGKILL);
+      while (waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    });
+    if (process) return process;
+    pool.spawner = "exec (the zygote failed: " + process.error().ToString() + ")";
+    StopZygote(pool);
+  }
+  Unlocked([&] { process = Spawn(request); });
+  return process;
+}
+
+void Supervisor::Impl::StartZygote(PoolImpl& pool) {
+  StopZygote(pool);
+  if (!options.use_zygote) return;
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
+    pool.spawner = "exec (" + Error::FromErrno("socketpair", errno).ToString() + ")";
+    return;
+  }
+  UniqueFd ours(ends[0]), theirs(ends[1]);
+  SpawnRequest request = RequestFor(pool);
+  request.options.zygote = true;
+  request.request_fd = theirs.get();
+  PoolImpl::Zygote zygote;
+  UniqueFd cgroup_dir;
+  if (cgroups) {
+    auto path = cgroups->CreateWorker(pool.config.name + "-zygote", 0, ++pool.zygote_generation);
+    if (path) zygote.cgroup = *path;
+    if (path) cgroup_dir = UniqueFd(open(path->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    request.cgroup_fd = cgroup_dir.get();
+  }
+  Status ready = Fail(ErrorCode::kInternal, "not started");
+  Unlocked([&] {
+    auto process = Spawn(request);
+    if (!process) {
+      ready = std::unexpected(process.error());
+      return;
+    }
+    zygote.process = std::move(*process);
+    theirs.Reset();  // the zygote has its copy; EOF now means it is gone
+    ready = worker::AwaitZygote(ours.get(), Deadline::After(pool.config.start_timeout));
+  });
+  zygote.socket = std::move(ours);
+  pool.zygote = std::move(zygote);
+  if (ready) {
+    pool.spawner = "zygote";
+    return;
+  }
+  pool.spawner = "exec (the zygote did not start: " + ready.error().ToString() + ")";
+  StopZygote(pool);
+}
+
+void Supervisor::Impl::StopZygote(PoolImpl& pool) {
+  if (!pool.zygote) return;
+  PoolImpl::Zygote zygote = std::move(*pool.zygote);
+  pool.zygote.reset();
+  if (pool.spawner == "zygote") pool.spawner = "exec";
+  zygote.socket.Reset();
+  bool cgroup_left = false;
+  Unlocked([&] {
+    if (zygote.process.pidfd) {
+      (void)SendSignal(zygote.process.pidfd.get(), SIGKILL);
+      (void)Reap(zygote.process.pidfd.get(), true);
+    }
+    if (cgroups && !zygote.cgroup.empty()) {
+      (void)cgroups->Kill(zygote.cgroup);
+      cgroup_left = !cgroups->Remove(zygote.cgroup);
+    }
+  });
+  if (cgroup_left) {
+    cgroups_to_remove.push_back(zygote.cgroup);
+    timers.emplace(Clock::now() + 20ms, TimerEntry{TimerKind::kCgroupSweep, {}, 0, 0});
+    ArmTimerFd();
+  }
 }
 
 void Supervisor::Impl::Kill(PoolImpl& pool, Worker& worker) {
@@ -699,6 +822,7 @@ void Supervisor::Impl::StartPool(PoolImpl& pool) {
   pool.stop_report = {};
   pool.slots.clear();
   pool.idle.clear();
+  StartZygote(pool);
   ResizePool(pool, pool.config.workers + pool.config.spare_workers);
 }
 
@@ -741,10 +865,12 @@ void Supervisor::Impl::StopPool(PoolImpl& pool) {
 void Supervisor::Impl::FinishIfStopped(PoolImpl& pool) {
   const bool empty = std::none_of(pool.slots.begin(), pool.slots.end(), [](const auto& s) { return s != nullptr; });
   if (empty && pool.state == PoolState::kStopping) pool.state = PoolState::kStopped;
+  if (pool.state == PoolState::kStopped) StopZygote(pool);
   pool.changed.notify_all();
 }
 
 void Supervisor::Impl::RollingRestart(PoolImpl& pool) {
+  StartZygote(pool);  // the plugin file or its settings may have changed
   pool.rolling.clear();
   for (const auto& slot : pool.slots) {
     if (slot && !slot->remove) pool.rolling.push_back(slot->index);
@@ -1029,7 +1155,8 @@ std::vector<PoolStatus> Supervisor::Impl::SnapshotLocked() const {
   std::vector<PoolStatus> out;
   const Clock::time_point now = Clock::now();
   for (const auto& [name, pool] : pools) {
-    PoolStatus status{name, pool->state, pool->last_error, kill_scope,
+    PoolStatus status{name, pool->state, pool->last_error, kill_scope, pool->spawner,
+                      pool->zygote ? pool->zygote->process.pid : 0,
                       pool->config.workers + pool->config.spare_workers, pool->waiting,
                       pool->calls, pool->failures, pool->restarts, pool->kills, {}};
     for (const auto& slot : pool->slots) {

@@ -48,6 +48,8 @@ struct PoolStatus {
   PoolState state = PoolState::kStopped;
   std::string last_error;                  // why the last worker failed, or why the pool is FATAL
   std::string kill_scope;                  // "cgroup" or "process group": what a kill reaches
+  std::string spawner;                     // "zygote" (workers forked from a loaded plugin) or "exec ..."
+  pid_t zygote_pid = 0;                    // 0: none
   std::uint32_t desired_workers = 0;
   std::uint32_t waiting_callers = 0;
   std::uint64_t calls = 0;                 // answered calls, successful or not
@@ -74,6 +76,10 @@ struct SupervisorOptions {
   std::string worker_path;     // sv-worker; default: next to this executable, then $SV_WORKER
   bool use_cgroups = true;     // kill through a per-worker cgroup v2 when the machine allows it
   std::string tmp_root;        // where private TMPDIRs go; default: $TMPDIR or /tmp
+  // Fork workers from a per-pool zygote that has loaded the plugin (a fork
+  // instead of an exec, the loader and dlopen); falls back to exec when the
+  // zygote cannot start or dies.
+  bool use_zygote = true;
 };
 
 class Supervisor;

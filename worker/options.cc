@@ -66,8 +66,8 @@ std::expected<Options, Error> ParseOptions(int argc, const char* const* argv) {
       o.spin.adaptive = false;
       continue;
     }
-    if (flag == "--notify") {
-      o.notify = true;
+    if (flag == "--notify" || flag == "--zygote") {
+      (flag == "--notify" ? o.notify : o.zygote) = true;
       continue;
     }
     if (i + 1 >= argc) return Bad(std::string(flag) + ": missing value");
@@ -95,6 +95,7 @@ std::vector<std::string> ToArguments(const Options& o) {
   add("--spin-ns", std::to_string(o.spin.budget.count()));
   if (!o.spin.adaptive) args.push_back("--spin-fixed");
   if (o.notify) args.push_back("--notify");
+  if (o.zygote) args.push_back("--zygote");
   return args;
 }
 

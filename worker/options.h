@@ -27,6 +27,9 @@ inline constexpr int kExitTemporary = 111; // restarting may help
 // failed), so a supervisor can wait for many starting workers in one epoll.
 inline constexpr int kNotifyFd = 5;
 
+// A zygote's control socket (SOCK_SEQPACKET), in place of the channel.
+inline constexpr int kZygoteFd = 3;
+
 struct Limits {
   std::optional<std::uint64_t> address_space;  // RLIMIT_AS, bytes
   std::optional<std::uint64_t> cpu_seconds;    // RLIMIT_CPU
@@ -44,6 +47,7 @@ struct Options {
   Limits limits;
   ipc::SpinOptions spin;
   bool notify = false;  // kNotifyFd is an eventfd to write to once the hello is answered
+  bool zygote = false;  // load the plugin, then fork workers on request (worker/zygote.h)
 };
 
 // Parses argv. kInvalidArgument naming the bad argument. Usage (all values
@@ -51,7 +55,7 @@ struct Options {
 //   sv-worker --plugin PATH --pool NAME --index N --parent PID
 //             [--tmpdir PATH] [--config KEY=VALUE]...
 //             [--limit-as BYTES] [--limit-cpu SECONDS] [--limit-nofile N] [--limit-core BYTES]
-//             [--spin-ns N] [--spin-fixed] [--notify]
+//             [--spin-ns N] [--spin-fixed] [--notify] [--zygote]
 [[nodiscard]] std::expected<Options, Error> ParseOptions(int argc, const char* const* argv);
 
 // The argv that ParseOptions reads back into `options` (without argv[0]).

@@ -63,7 +63,8 @@ Status Isolate(const Options& options) {
     return Fail(ErrorCode::kInUse, "parent " + std::to_string(options.parent) + " is gone");
   }
   if (Status s = ResetSignals(); !s) return s;
-  const int first_closed = (options.notify ? kNotifyFd : ipc::kResponseFd) + 1;
+  // A zygote keeps only its control socket (fd 3).
+  const int first_closed = options.zygote ? kZygoteFd + 1 : (options.notify ? kNotifyFd : ipc::kResponseFd) + 1;
   if (close_range(first_closed, ~0u, 0) != 0) return FailErrno("close_range", errno);
   if (setpgid(0, 0) != 0) return FailErrno("setpgid", errno);
   return {};

@@ -4,6 +4,7 @@
 // arguments or limits, plugin cannot load or init refuses, channel of another
 // layout version), 101 a bug, 111 temporary failure.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "worker/options.h"
 #include "worker/plugin_host.h"
 #include "worker/sandbox.h"
+#include "worker/zygote.h"
 
 namespace {
 
@@ -85,8 +87,9 @@ Status CloseChannelOnExec(const Options& options) {
   return {};
 }
 
-int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_token& token) {
-  auto host = PluginHost::Load(options);
+// Answers the hello (the plugin's init), then serves calls until stopped.
+int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_token& token,
+          std::expected<std::unique_ptr<PluginHost>, Error>& host) {
   if (!host) {
     channel.ReportInitFailed(SV_INIT_FATAL, host.error().message());
     Notify(options);
@@ -117,13 +120,9 @@ int Serve(const Options& options, ipc::WorkerChannel& channel, const std::stop_t
   return kExitOk;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  auto options = ParseOptions(argc, argv);
-  if (!options) return Die(nullptr, kExitPermanent, options.error());
-  const Options* o = &*options;
-  if (Status s = Isolate(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());
+// From the channel's fds on: what every worker does, forked or exec'd.
+int RunWorker(const Options& options, std::expected<std::unique_ptr<PluginHost>, Error>& host) {
+  const Options* o = &options;
   // The channel is mapped before the limits apply, so they cannot refuse it.
   auto channel = ipc::WorkerChannel::Attach(ipc::kRequestFd, ipc::kResponseFd, o->spin);
   if (!channel) return Die(o, SetupExitCode(channel.error()), channel.error());
@@ -131,5 +130,57 @@ int main(int argc, char** argv) {
   auto token = SetUpGracefulStop();
   if (!token) return Die(o, SetupExitCode(token.error()), token.error());
   if (Status s = Confine(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());
-  return Serve(*o, **channel, *token);
+  if (!host) host = PluginHost::Load(*o);
+  return Serve(*o, **channel, *token, host);
+}
+
+// In a child the zygote forked: its own fds 3, 4 and 5, then a worker's isolation.
+Status BecomeWorker(Options& options, const ZygoteRequest& child) {
+  close(kZygoteFd);
+  int high[3];
+  const int given[3] = {child.request_fd, child.response_fd, child.notify_fd};
+  for (int i = 0; i < 3; ++i) {
+    high[i] = fcntl(given[i], F_DUPFD_CLOEXEC, 10);
+    if (high[i] < 0) return FailErrno("fcntl F_DUPFD_CLOEXEC", errno);
+    close(given[i]);
+  }
+  if (child.cgroup_fd >= 0) close(child.cgroup_fd);
+  for (int i = 0; i < 3; ++i) {
+    if (dup2(high[i], ipc::kRequestFd + i) < 0) return FailErrno("dup2", errno);
+    close(high[i]);
+  }
+  options.zygote = false;
+  options.notify = true;
+  options.index = child.index;
+  options.tmpdir = child.tmpdir;
+  return Isolate(options);
+}
+
+// --zygote: limits, the plugin loaded once, then a fork per worker.
+int RunZygoteMain(Options& options) {
+  const Options* o = &options;
+  if (Status s = Confine(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());
+  auto host = PluginHost::Load(*o);
+  if (!host) {
+    const std::string why = "F" + host.error().message();
+    (void)!send(kZygoteFd, why.data(), why.size(), MSG_NOSIGNAL);
+    return Die(o, kExitPermanent, host.error());
+  }
+  bool forked = false;
+  ZygoteRequest child;
+  const int rc = RunZygote(&forked, &child);
+  if (!forked) return rc;
+  if (Status s = BecomeWorker(options, child); !s) return Die(o, SetupExitCode(s.error()), s.error());
+  return RunWorker(options, host);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = ParseOptions(argc, argv);
+  if (!options) return Die(nullptr, kExitPermanent, options.error());
+  if (Status s = Isolate(*options); !s) return Die(&*options, SetupExitCode(s.error()), s.error());
+  if (options->zygote) return RunZygoteMain(*options);
+  std::expected<std::unique_ptr<PluginHost>, Error> host = std::unexpected(Error(ErrorCode::kInternal, "not loaded"));
+  return RunWorker(*options, host);
 }

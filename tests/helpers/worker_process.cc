@@ -23,7 +23,7 @@ std::string WorkerPath() { return SV_WORKER_PATH; }
 
 std::string PluginPath(const std::string& name) {
   // The test helpers' plugins live apart from the examples.
-  for (const char* helper : {"misbehave", "bad_abi", "init_fails"}) {
+  for (const char* helper : {"misbehave", "bad_abi", "init_fails", "threads_at_load"}) {
     if (name == helper) return std::string(SV_HELPER_PLUGIN_DIR) + "/lib" + name + "_plugin.so";
   }
   return std::string(SV_PLUGIN_DIR) + "/lib" + name + "_plugin.so";

@@ -39,10 +39,10 @@ config::PoolConfig MakePool(const std::string& name, const std::string& plugin, 
   return pool;
 }
 
-std::unique_ptr<Supervisor> Start(std::vector<config::PoolConfig> pools) {
+std::unique_ptr<Supervisor> Start(std::vector<config::PoolConfig> pools, bool use_zygote = true) {
   config::Config config;
   for (auto& pool : pools) config.pools[pool.name] = pool;
-  auto supervisor = Supervisor::Create(config, {.worker_path = testing::WorkerPath()});
+  auto supervisor = Supervisor::Create(config, {.worker_path = testing::WorkerPath(), .use_zygote = use_zygote});
   EXPECT_TRUE(supervisor) << supervisor.error().ToString();
   if (!supervisor) return nullptr;
   for (auto& pool : pools) {
@@ -389,6 +389,67 @@ TEST(SupervisorTest, ThousandKillsLeaveNoZombieAndNoDescriptor) {
   // Every worker but the live one is reaped: waitpid finds no other child.
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), 0);
   EXPECT_EQ(StatusOf(*s, "m").kills, static_cast<std::uint64_t>(kCycles));
+}
+
+// What a worker sees of its sandbox, without the parts that differ between
+// any two workers (its TMPDIR's path).
+std::string SandboxOf(Supervisor& s, const std::string& pool) {
+  auto out = s.pool(pool)->Call("sandbox", "");
+  EXPECT_TRUE(out) << out.error().ToString();
+  if (!out) return "";
+  std::string text = *out;
+  const auto start = text.find(" tmpdir=");
+  const auto end = text.find(' ', start + 1);
+  EXPECT_NE(text.find("tmpdir=" + std::string(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp")), std::string::npos)
+      << text;
+  return text.erase(start, end - start);
+}
+
+TEST(SupervisorTest, AWorkerForkedFromTheZygoteHasTheSandboxOfAnExecdOne) {
+  config::PoolConfig pool = MakePool("m", "misbehave");
+  pool.limits.open_files = 77;
+  pool.limits.address_space = std::uint64_t{3} << 30;
+  auto forked = Start({pool});
+  ASSERT_TRUE(forked);
+  PoolStatus status = StatusOf(*forked, "m");
+  EXPECT_EQ(status.spawner, "zygote");
+  EXPECT_GT(status.zygote_pid, 0);
+  auto execd = Start({pool}, /*use_zygote=*/false);
+  ASSERT_TRUE(execd);
+  EXPECT_EQ(StatusOf(*execd, "m").spawner, "exec");
+  const std::string sandbox = SandboxOf(*forked, "m");
+  EXPECT_NE(sandbox.find("nofile=77"), std::string::npos) << sandbox;
+  EXPECT_NE(sandbox.find("pgid_is_pid=1"), std::string::npos) << sandbox;
+  EXPECT_EQ(sandbox, SandboxOf(*execd, "m"));
+}
+
+TEST(SupervisorTest, AZygoteThatDiesIsReplacedByExec) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  const pid_t zygote = StatusOf(*s, "m").zygote_pid;
+  ASSERT_GT(zygote, 0);
+  ASSERT_EQ(kill(zygote, SIGKILL), 0);
+  auto crash = s->pool("m")->Call("segfault", "");
+  ASSERT_FALSE(crash);
+  ASSERT_TRUE(s->WaitReady("m", Soon()));
+  auto out = s->pool("m")->Call("echo", "after");
+  ASSERT_TRUE(out) << out.error().ToString();
+  PoolStatus status = StatusOf(*s, "m");
+  EXPECT_EQ(status.zygote_pid, 0);
+  EXPECT_NE(status.spawner.find("exec (the zygote failed"), std::string::npos) << status.spawner;
+  // A restart brings the zygote back.
+  ASSERT_TRUE(s->Restart("m"));
+  EXPECT_TRUE(Eventually([&] { return StatusOf(*s, "m").spawner == "zygote"; }));
+}
+
+TEST(SupervisorTest, APluginWithThreadsAtLoadIsExecdNotForked) {
+  auto s = Start({MakePool("t", "threads_at_load")});
+  ASSERT_TRUE(s);
+  PoolStatus status = StatusOf(*s, "t");
+  EXPECT_NE(status.spawner.find("threads once loaded"), std::string::npos) << status.spawner;
+  auto out = s->pool("t")->Call("echo", "works");
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(*out, "works");
 }
 
 TEST(SupervisorTest, DestroyingTheSupervisorLeavesNoWorker) {
