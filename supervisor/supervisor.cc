@@ -28,6 +28,7 @@
 #include "config/diff.h"
 #include "stop/stop_event_fd.h"
 #include "supervisor/cgroup.h"
+#include "supervisor/probe.h"
 #include "supervisor/restart_policy.h"
 #include "worker/zygote.h"
 #include "worker/tmpdir.h"
@@ -65,15 +66,6 @@ std::uint64_t ReadRss(pid_t pid) {
   return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
-ipc::SpinOptions SpinFor(const config::SpinSetting& spin) {
-  ipc::SpinOptions options;
-  if (spin.mode == config::SpinSetting::Mode::kOff) options.budget = 0ns;
-  if (spin.mode == config::SpinSetting::Mode::kFixed) {
-    options.budget = spin.budget;
-    options.adaptive = false;
-  }
-  return options;
-}
 
 RestartSettings RestartFor(const config::RestartPolicy& r) {
   return {r.backoff_initial, r.backoff_max, r.healthy_after, r.intensity, r.period};
@@ -278,6 +270,13 @@ Status Supervisor::Impl::Init(const config::Config& config) {
   if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
+  }
+  // A missing plugin, or one that cannot be loaded, is a config error: found
+  // here, at file:line:col, before anything starts.
+  if (options.validate_plugins) {
+    if (auto valid = config::Validate(config, PluginProbeFor(options.worker_path)); !valid) {
+      return std::unexpected(valid.error().ToError());
+    }
   }
   kill_scope = "process group";
   if (options.use_cgroups && !CanSpawnIntoCgroup()) {
@@ -643,7 +642,7 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   };
   auto channel = ipc::Channel::Create({.request_capacity = static_cast<std::uint32_t>(c.channel.request),
                                        .response_capacity = static_cast<std::uint32_t>(c.channel.response),
-                                       .spin = SpinFor(c.channel.spin),
+                                       .spin = SpinOptionsFor(c.channel.spin),
                                        .name = "sv-" + id});
   if (!channel) return fail(channel.error());
   worker->channel = std::move(*channel);
@@ -689,18 +688,8 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
 }
 
 SpawnRequest Supervisor::Impl::RequestFor(const PoolImpl& pool) const {
-  const config::PoolConfig& c = pool.config;
-  SpawnRequest request;
-  request.worker_path = options.worker_path;
-  request.options.plugin = c.plugin.string();
-  request.options.pool = c.name;
-  request.options.config = c.plugin_config;
-  request.options.limits.address_space = c.limits.address_space;
-  if (c.limits.cpu_time) request.options.limits.cpu_seconds = static_cast<std::uint64_t>(c.limits.cpu_time->count());
-  request.options.limits.open_files = c.limits.open_files;
-  request.options.spin = SpinFor(c.channel.spin);
-  request.stderr_fd = 2;
-  request.env = EnvironmentWith({c.env.begin(), c.env.end()});
+  SpawnRequest request = supervisor::RequestFor(pool.config, options.worker_path);
+  request.stderr_fd = 2;  // plugins' complaints go where ours go
   return request;
 }
 

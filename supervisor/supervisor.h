@@ -80,6 +80,9 @@ struct SupervisorOptions {
   // instead of an exec, the loader and dlopen); falls back to exec when the
   // zygote cannot start or dies.
   bool use_zygote = true;
+  // Create() loads each pool's plugin once (supervisor/probe.h) and refuses a
+  // config whose plugin cannot be loaded (kBadConfig, at the plugin's line).
+  bool validate_plugins = true;
 };
 
 class Supervisor;
@@ -107,8 +110,9 @@ class Pool {
 
 class Supervisor {
  public:
-  // Starts the event loop and every autostart pool (without waiting for
-  // readiness: see WaitReady). Errors: kSystem, kInvalidArgument (no sv-worker).
+  // Checks every plugin loads, then starts the event loop and every autostart
+  // pool (without waiting for readiness: see WaitReady). Errors: kBadConfig
+  // (a plugin cannot be loaded), kSystem, kInvalidArgument (no sv-worker).
   [[nodiscard]] static std::expected<std::unique_ptr<Supervisor>, Error> Create(const config::Config& config,
                                                                                  SupervisorOptions options = {});
   Supervisor(const Supervisor&) = delete;

@@ -159,7 +159,11 @@ Status BecomeWorker(Options& options, const ZygoteRequest& child) {
 // --zygote: limits, the plugin loaded once, then a fork per worker.
 int RunZygoteMain(Options& options) {
   const Options* o = &options;
-  if (Status s = Confine(*o); !s) return Die(o, SetupExitCode(s.error()), s.error());
+  if (Status s = Confine(*o); !s) {
+    const std::string why = "F" + s.error().ToString();
+    (void)!send(kZygoteFd, why.data(), why.size(), MSG_NOSIGNAL);
+    return Die(o, SetupExitCode(s.error()), s.error());
+  }
   auto host = PluginHost::Load(*o);
   if (!host) {
     const std::string why = "F" + host.error().message();

@@ -96,7 +96,9 @@ Status AwaitZygote(int socket, Deadline deadline) {
   if (!n) return std::unexpected(n.error());
   if (*n == 1 && answer[0] == 'R') return {};
   if (*n == 0) return Fail(ErrorCode::kStartFailed, "the zygote exited before it was ready");
-  return Fail(ErrorCode::kStartFailed, "the zygote refused: " + std::string(answer + 1, *n - 1));
+  const std::string why(answer + 1, *n - 1);
+  if (answer[0] == 'T') return Fail(ErrorCode::kUnsupported, why);  // loadable, not forkable
+  return Fail(ErrorCode::kStartFailed, why);
 }
 
 std::expected<pid_t, Error> ForkFromZygote(int socket, const ZygoteRequest& request, Deadline deadline) {
@@ -135,7 +137,7 @@ int RunZygote(bool* forked, ZygoteRequest* child) {
   // A plugin that started threads when loaded cannot be forked safely: its
   // locks may be held by threads the copies would not have.
   if (int threads = ThreadCount(); threads != 1) {
-    const std::string why = "Fthe plugin runs " + std::to_string(threads) + " threads once loaded; forking it is unsafe";
+    const std::string why = "Tthe plugin runs " + std::to_string(threads) + " threads once loaded; forking it is unsafe";
     (void)!send(kZygoteFd, why.data(), why.size(), MSG_NOSIGNAL);
     return kExitPermanent;
   }

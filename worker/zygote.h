@@ -28,7 +28,8 @@ struct ZygoteRequest {
 };
 
 // Supervisor side. Waits for the zygote's ready byte on `socket` until
-// `deadline`; kStartFailed with the zygote's reason when it refused.
+// `deadline`. kStartFailed with the reason when the plugin cannot be loaded;
+// kUnsupported when it loads but cannot be forked (it runs threads once loaded).
 [[nodiscard]] Status AwaitZygote(int socket, Deadline deadline);
 // Supervisor side. Asks for a worker and returns its pid: a child of the
 // caller (CLONE_PARENT), unreaped, so pidfd_open on it is safe. kClosed when

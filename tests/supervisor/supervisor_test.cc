@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "config/load.h"
+#include "supervisor/probe.h"
 #include "tests/helpers/worker_process.h"
 
 namespace sv::supervisor {
@@ -459,6 +461,26 @@ TEST(SupervisorTest, APluginWithThreadsAtLoadIsExecdNotForked) {
   auto out = s->pool("t")->Call("echo", "works");
   ASSERT_TRUE(out) << out.error().ToString();
   EXPECT_EQ(*out, "works");
+}
+
+TEST(SupervisorTest, APluginThatCannotLoadIsAConfigErrorAtItsLine) {
+  const std::string yaml = "pools:\n  bad:\n    plugin: " + testing::PluginPath("bad_abi") + "\n";
+  auto config = config::LoadString(yaml, "pools.yaml", "/");
+  ASSERT_TRUE(config) << config.error().ToString();  // the file exists: only loading it tells
+  auto s = Supervisor::Create(*config, {.worker_path = testing::WorkerPath()});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kBadConfig);
+  EXPECT_NE(s.error().message().find("pools.yaml:3:13: pools.bad.plugin: "), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("plugin ABI"), std::string::npos) << s.error().message();
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);  // the probe is gone too
+}
+
+TEST(SupervisorTest, ProbeAcceptsALoadablePluginEvenIfItCannotBeForked) {
+  EXPECT_EQ(ProbePlugin(MakePool("e", "echo"), testing::WorkerPath()), std::nullopt);
+  EXPECT_EQ(ProbePlugin(MakePool("t", "threads_at_load"), testing::WorkerPath()), std::nullopt);
+  auto refused = ProbePlugin(MakePool("b", "bad_abi"), testing::WorkerPath());
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->find("plugin ABI"), std::string::npos) << *refused;
 }
 
 TEST(SupervisorTest, DestroyingTheSupervisorLeavesNoWorker) {
