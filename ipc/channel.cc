@@ -1,11 +1,13 @@
 #include "ipc/channel.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "ipc/internal/futex.h"
@@ -70,27 +72,31 @@ Status Channel::Init(const ChannelOptions& options) {
   response_capacity_ = options.response_capacity;
   spin_ = SpinPolicy(options.spin);
 
+  // Each region's first bytes are written through the memfd, not the
+  // mapping: until the first call our page tables hold none of its pages.
+  alignas(kCacheLine) std::byte request_head[kDataOffset] = {};
+  alignas(kCacheLine) std::byte response_head[kDataOffset] = {};
+  WriteHeader(new (request_head) RegionHeader, RegionKind::kRequest, kDataOffset, request_capacity_);
+  WriteHeader(new (response_head) RegionHeader, RegionKind::kResponse, kDataOffset, response_capacity_);
+  // The hello is call 1: the worker waits for the doorbell to move past it.
+  auto* slot = new (request_head + kSlotOffset) RequestSlot;
+  slot->doorbell.store(1, std::memory_order_relaxed);
+  slot->call_id.store(1, std::memory_order_relaxed);
   // The worker maps the request region read-only: F_SEAL_FUTURE_WRITE refuses
   // every writable mapping after ours, write(2), and mprotect to writable.
   auto request = internal::CreateRegion(options.name + "-request", RequestRegionSize(request_capacity_),
-                                        F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+                                        F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL, request_head);
   if (!request) return std::unexpected(request.error());
   // The worker writes the response region, but cannot resize it under our mapping.
   auto response = internal::CreateRegion(options.name + "-response", ResponseRegionSize(response_capacity_),
-                                         F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+                                         F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, response_head);
   if (!response) return std::unexpected(response.error());
   request_fd_ = std::move(request->fd);
   request_ = std::move(request->map);
   response_fd_ = std::move(response->fd);
   response_ = std::move(response->map);
-
-  WriteHeader(request_.At<RegionHeader>(0), RegionKind::kRequest, kDataOffset, request_capacity_);
-  WriteHeader(response_.At<RegionHeader>(0), RegionKind::kResponse, kDataOffset, response_capacity_);
   request_slot_ = request_.At<RequestSlot>(kSlotOffset);
   response_slot_ = response_.At<ResponseSlot>(kSlotOffset);
-  // The hello is call 1: the worker waits for the doorbell to move past it.
-  request_slot_->doorbell.store(1, std::memory_order_relaxed);
-  request_slot_->call_id.store(1, std::memory_order_relaxed);
   return {};
 }
 
@@ -237,6 +243,30 @@ Status Channel::WaitReady(Deadline deadline) {
   if (!response) return std::unexpected(response.error());
   if (response->status == ResponseStatus::kInitFailed) {
     return std::unexpected(Break(ResponseError(*response, response_capacity_)));
+  }
+  open_ = broken_.empty();
+  return {};
+}
+
+Status Channel::ReadyNow() {
+  if (call_id_ != 0) return Fail(ErrorCode::kInUse, "WaitReady called twice");
+  if (!response_fd_) return Fail(ErrorCode::kInvalidArgument, "ReadyNow after CloseFds");
+  alignas(ResponseSlot) std::byte image[sizeof(ResponseSlot)];
+  if (pread(response_fd_.get(), image, sizeof image, kSlotOffset) != static_cast<ssize_t>(sizeof image)) {
+    return FailErrno("pread response slot", errno);
+  }
+  const auto* slot = reinterpret_cast<const ResponseSlot*>(image);
+  if (slot->doorbell.load(std::memory_order_relaxed) != 1) return Fail(ErrorCode::kInUse, "no ready report yet");
+  // A message, if any, fits in the first kMaxMessageSize bytes of the data area.
+  std::string data(std::min<std::size_t>(kMaxMessageSize, response_capacity_), '\0');
+  const ssize_t n = pread(response_fd_.get(), data.data(), data.size(), kDataOffset);
+  if (n != static_cast<ssize_t>(data.size())) return FailErrno("pread response data", errno);
+  call_id_ = 1;
+  DecodedResponse decoded{};
+  const std::string violation = DecodeResponse(*slot, std::as_bytes(std::span(data)), 1, Expecting::kHello, &decoded);
+  if (!violation.empty()) return std::unexpected(Break(Error(ErrorCode::kProtocolViolation, violation)));
+  if (decoded.status == ResponseStatus::kInitFailed) {
+    return std::unexpected(Break(ResponseError(decoded, response_capacity_)));
   }
   open_ = broken_.empty();
   return {};

@@ -72,7 +72,9 @@ class Channel {
   int request_fd() const { return request_fd_.get(); }
   int response_fd() const { return response_fd_.get(); }
   // Closes the memfds once the worker has its copies; the mappings stay. A
-  // supervisor of thousands of workers keeps one descriptor per worker fewer.
+  // supervisor of thousands of workers keeps two descriptors per worker fewer.
+  // The request one can go at once; the response one is what ReadyNow() reads.
+  void CloseRequestFd() { request_fd_.Reset(); }
   void CloseFds() {
     request_fd_.Reset();
     response_fd_.Reset();
@@ -84,6 +86,11 @@ class Channel {
   // kPluginError (init failed, with the plugin's code and message),
   // kDeadlineExceeded, kWorkerCrashed, kProtocolViolation.
   [[nodiscard]] Status WaitReady(Deadline deadline);
+  // WaitReady without waiting, for a caller that knows the report is there
+  // (the worker's ready eventfd fired): kInUse when it is not yet. Reads the
+  // response region through its memfd (before CloseFds()), not the mapping, so
+  // a worker that is started and never called costs this process no page.
+  [[nodiscard]] Status ReadyNow();
 
   // Runs method(input) in the worker and copies the output out. Blocks until
   // the response, the deadline or MarkPeerDead(). Errors: kPayloadTooLarge

@@ -479,7 +479,9 @@ void Supervisor::Impl::OnReadyNotice(const std::shared_ptr<Worker>& worker) {
   }
   if (slot == nullptr) return;
   // The worker rang the hello doorbell before writing the eventfd: no wait.
-  if (Status s = worker->channel->WaitReady(Deadline::After(1s)); !s) {
+  Status hello = worker->channel->ReadyNow();
+  worker->channel->CloseFds();
+  if (Status s = hello; !s) {
     worker->failure = s.error().message();
     pool->last_error = "worker " + std::to_string(worker->process.pid) + " failed to start: " + s.error().message();
     return;  // it exits; OnExit decides what comes next
@@ -670,7 +672,7 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
   auto process = Start(pool, request, slot.index);
   if (!process) return fail(process.error());
   worker->process = std::move(*process);
-  worker->channel->CloseFds();
+  worker->channel->CloseRequestFd();
   worker->spawned_at = Clock::now();
   if (c.recycle.after_calls != 0) {
     const double jitter = c.recycle.jitter_percent / 100.0;

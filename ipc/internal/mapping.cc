@@ -31,11 +31,16 @@ std::expected<Mapping, Error> Map(int fd, std::size_t size, bool writable) {
   return Mapping(base, size);
 }
 
-std::expected<Region, Error> CreateRegion(const std::string& name, std::size_t size, int seals) {
+std::expected<Region, Error> CreateRegion(const std::string& name, std::size_t size, int seals,
+                                          std::span<const std::byte> head) {
   UniqueFd fd(memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return FailErrno("memfd_create " + name, errno);
   if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return FailErrno("ftruncate memfd " + name + " to " + std::to_string(size), errno);
+  }
+  SV_CHECK(head.size() <= size);
+  if (pwrite(fd.get(), head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) {
+    return FailErrno("pwrite memfd " + name, errno);
   }
   auto map = Map(fd.get(), size, true);
   if (!map) return std::unexpected(map.error());

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <expected>
+#include <span>
 #include <string>
 
 #include "base/error.h"
@@ -41,9 +42,12 @@ struct Region {
   UniqueFd fd;
   Mapping map;
 };
-// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) of `size` bytes, mapped
+// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) of `size` bytes starting
+// with `head` (written with pwrite, so our page tables do not map it until we
+// touch it: an idle channel costs its creator no resident memory), mapped
 // read-write, then sealed with F_SEAL_* `seals`: after the mapping, so that
 // F_SEAL_FUTURE_WRITE leaves ours writable and refuses any later one.
-[[nodiscard]] std::expected<Region, Error> CreateRegion(const std::string& name, std::size_t size, int seals);
+[[nodiscard]] std::expected<Region, Error> CreateRegion(const std::string& name, std::size_t size, int seals,
+                                                        std::span<const std::byte> head);
 
 }  // namespace sv::ipc::internal

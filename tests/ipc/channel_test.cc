@@ -197,3 +197,64 @@ TEST(ChannelTest, MarkPeerDeadEndsAWaitInAnotherThread) {
 
 }  // namespace
 }  // namespace sv::ipc
+
+namespace sv::ipc {
+namespace {
+
+// This process's shared-memory pages in its page tables.
+std::size_t RssShmemKiB() {
+  FILE* status = std::fopen("/proc/self/status", "re");
+  char line[256];
+  std::size_t kib = 0;
+  while (status != nullptr && std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "RssShmem: %zu kB", &kib) == 1) break;
+  }
+  if (status != nullptr) std::fclose(status);
+  return kib;
+}
+
+TEST(ChannelTest, AChannelMapsNoPageOfItsOwnerUntilItsFirstCall) {
+  const std::size_t before = RssShmemKiB();
+  std::vector<std::unique_ptr<Channel>> channels;
+  for (int i = 0; i < 64; ++i) {
+    auto channel = Channel::Create({.request_capacity = 1 << 16, .response_capacity = 1 << 16});
+    ASSERT_TRUE(channel) << channel.error().ToString();
+    channels.push_back(std::move(*channel));
+  }
+  EXPECT_LT(RssShmemKiB() - before, 16u);  // 64 channels touching a page each would be 256 KiB or more
+}
+
+// Polls ReadyNow() until the hello is there (a bounded wait: the harness
+// passes no ready eventfd to wait on).
+Status PollReady(Channel& channel) {
+  const Deadline deadline = testing::Soon();
+  for (;;) {
+    Status s = channel.ReadyNow();
+    if (s || s.error().code() != ErrorCode::kInUse || deadline.Expired()) return s;
+    std::this_thread::yield();
+  }
+}
+
+TEST(ChannelTest, ReadyNowReadsTheHelloWithoutWaiting) {
+  auto w = testing::WorkerProcess::Spawn(testing::DefaultSpawnOptions("echo"));
+  ASSERT_TRUE(w) << w.error().ToString();
+  ASSERT_TRUE(PollReady((*w)->channel()));
+  auto out = (*w)->channel().Call("echo", "after ReadyNow", testing::Soon());
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(*out, "after ReadyNow");
+  auto again = (*w)->channel().ReadyNow();
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kInUse);
+}
+
+TEST(ChannelTest, ReadyNowReportsAFailedInit) {
+  auto w = testing::WorkerProcess::Spawn(testing::DefaultSpawnOptions("init_fails"));
+  ASSERT_TRUE(w) << w.error().ToString();
+  Status ready = PollReady((*w)->channel());
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().code(), ErrorCode::kPluginError);
+  EXPECT_NE(ready.error().message().find("cannot reach the database"), std::string::npos) << ready.error().message();
+}
+
+}  // namespace
+}  // namespace sv::ipc
