@@ -48,8 +48,12 @@ struct ChildFds {
 
 std::expected<ChildFds, Error> PrepareFds(const SpawnRequest& r) {
   ChildFds fds;
-  fds.null = UniqueFd(open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!fds.null) return FailErrno("open /dev/null", errno);
+  UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null) return FailErrno("open /dev/null", errno);
+  // Above stdio: a dup2 onto its own number would keep FD_CLOEXEC.
+  auto high_null = DupHigh(null.get());
+  if (!high_null) return std::unexpected(high_null.error());
+  fds.null = std::move(*high_null);
   auto request = DupHigh(r.request_fd);
   if (!request) return std::unexpected(request.error());
   fds.request = std::move(*request);

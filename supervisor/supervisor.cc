@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -135,6 +136,7 @@ struct PoolImpl {
   std::optional<Zygote> zygote;
   std::uint64_t zygote_generation = 0;
   std::string spawner = "exec";
+  bool removed = false;  // by Apply(): stopped, invisible to callers and operators
   std::condition_variable changed;  // state or readiness changed (with Impl::mu)
   std::mt19937_64 rng{std::random_device{}()};
 };
@@ -158,6 +160,9 @@ struct Supervisor::Impl {
   std::map<std::uint64_t, std::shared_ptr<Worker>> by_token;
   std::uint64_t next_token = 1;
   std::multimap<Clock::time_point, TimerEntry> timers;
+  // Timer identities, unique across slots and their successors: a timer of a
+  // removed slot can never fire for a new slot at the same index.
+  std::uint64_t timer_counter = 0;
   std::vector<std::string> cgroups_to_remove;
   std::deque<std::function<void()>> commands;
 
@@ -199,18 +204,26 @@ struct Supervisor::Impl {
   SpawnRequest RequestFor(const PoolImpl& pool) const;
   void StartZygote(PoolImpl& pool);
   void StopZygote(PoolImpl& pool);
+  // Kills and reaps what is in a worker's cgroup (a fork the zygote made but
+  // could not report).
+  void ReapStrays(int cgroup_fd);
   // A worker from the zygote; falls back to exec (and drops the zygote) when it fails.
   std::expected<SpawnedProcess, Error> Start(PoolImpl& pool, const SpawnRequest& request, std::uint32_t index);
   void Kill(PoolImpl& pool, Worker& worker);
   void Release(PoolImpl& pool, const std::shared_ptr<Worker>& worker);
-  void StartPool(PoolImpl& pool);
+  // kInUse while workers of an earlier run (a FATAL pool's) are still stopping.
+  Status StartPool(PoolImpl& pool);
   void StopPool(PoolImpl& pool);
   void ResizePool(PoolImpl& pool, std::uint32_t workers);
   void FinishIfStopped(PoolImpl& pool);
   void NextRolling(PoolImpl& pool);
   // Replaces every worker, one at a time, each once the previous replacement is READY.
   void RollingRestart(PoolImpl& pool);
+  // A pool of the current config; FindAny also finds one Apply() removed.
   PoolImpl* Find(std::string_view name);
+  PoolImpl* FindAny(std::string_view name);
+  // Apply() for one pool of the new config: add, re-add, resize or restart.
+  void ApplyPool(const std::string& name, const config::PoolConfig& wanted);
   Slot* SlotOf(PoolImpl& pool, const Worker& worker);
   // Runs `fn` on the loop thread (mu held) and waits for it.
   Status Post(std::function<void()> fn);
@@ -316,7 +329,7 @@ Status Supervisor::Impl::Init(const config::Config& config) {
   loop = std::jthread([this] { Run(); });
   return Post([this] {
     for (auto& [name, pool] : pools) {
-      if (pool->config.autostart) StartPool(*pool);
+      if (pool->config.autostart) (void)StartPool(*pool);
     }
   });
 }
@@ -335,6 +348,7 @@ Supervisor::~Supervisor() {
     if (worker->reaped) continue;
     (void)SendSignal(worker->process.pidfd.get(), SIGKILL);
     if (impl_->cgroups && !worker->cgroup.empty()) (void)impl_->cgroups->Kill(worker->cgroup);
+    else kill(-worker->process.pid, SIGKILL);  // unreaped: the group id is still its own
     (void)Reap(worker->process.pidfd.get(), true);
     if (!worker->tmpdir.empty()) (void)worker::RemoveTree(worker->tmpdir);
   }
@@ -420,7 +434,8 @@ Status Supervisor::Impl::PostToPool(std::string_view name, const std::function<v
 }
 
 void Supervisor::Impl::ArmTimer(PoolImpl& pool, Slot& slot, TimerKind kind, std::chrono::nanoseconds after) {
-  timers.emplace(Clock::now() + after, TimerEntry{kind, pool.config.name, slot.index, ++slot.timer_seq});
+  slot.timer_seq = ++timer_counter;
+  timers.emplace(Clock::now() + after, TimerEntry{kind, pool.config.name, slot.index, slot.timer_seq});
   ArmTimerFd();
 }
 
@@ -445,7 +460,7 @@ void Supervisor::Impl::RunTimers() {
       SweepCgroups();
       continue;
     }
-    PoolImpl* pool = Find(entry.pool);
+    PoolImpl* pool = FindAny(entry.pool);
     if (pool == nullptr || entry.slot >= pool->slots.size() || !pool->slots[entry.slot]) continue;
     Slot& slot = *pool->slots[entry.slot];
     if (entry.seq != slot.timer_seq) continue;  // re-armed or disarmed since
@@ -514,7 +529,10 @@ WorkerEvent Supervisor::Impl::ClassifyExit(PoolImpl& pool, Slot& slot, Worker& w
 }
 
 void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
-  worker->reaped = true;  // from here on, callers leave its pid alone
+  worker->reaped = true;  // from here on, callers leave its pid alone and take it for no call
+  for (auto& [name, pool] : pools) {
+    pool->idle.erase(std::remove(pool->idle.begin(), pool->idle.end(), worker), pool->idle.end());
+  }
   epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->process.pidfd.get(), nullptr);
   if (worker->notify) epoll_ctl(epoll.get(), EPOLL_CTL_DEL, worker->notify.get(), nullptr);
   by_token.erase(worker->token);
@@ -576,7 +594,7 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
   switch (action) {
     case WorkerAction::kNone: break;
     case WorkerAction::kRelease:
-      ++slot.timer_seq;  // the start timer is moot
+      slot.timer_seq = ++timer_counter;  // the start timer is moot
       pool.idle.push_back(slot.worker);
       pool.freed.notify_one();
       pool.changed.notify_all();
@@ -605,7 +623,11 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
       slot.worker.reset();
       if (!slot.stop_outcome) slot.stop_outcome = StopReport::Outcome::kAlreadyDead;
       pool.stop_report.workers.push_back({slot.index, slot.last_pid, *slot.stop_outcome});
-      pool.slots[slot.index].reset();
+      {
+        const std::uint32_t index = slot.index;
+        pool.slots[index].reset();  // `slot` is gone from here on
+        if (pool.rolling_now == index) NextRolling(pool);
+      }
       FinishIfStopped(pool);
       break;
     case WorkerAction::kReportFatal:
@@ -723,9 +745,39 @@ std::expected<SpawnedProcess, Error> Supervisor::Impl::Start(PoolImpl& pool, con
     if (process) return process;
     pool.spawner = "exec (the zygote failed: " + process.error().ToString() + ")";
     StopZygote(pool);
+    // It may have forked before it failed: a worker nobody holds a pidfd of,
+    // on this very channel. Its cgroup finds it; these descriptors are not
+    // used again (the slot starts over, from exec, after a backoff). Without
+    // cgroups it dies with the supervisor (PR_SET_PDEATHSIG).
+    if (request.cgroup_fd >= 0) ReapStrays(request.cgroup_fd);
+    return process;
   }
   Unlocked([&] { process = Spawn(request); });
   return process;
+}
+
+void Supervisor::Impl::ReapStrays(int cgroup_fd) {
+  Unlocked([&] {
+    const int procs = openat(cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    const int kill_fd = openat(cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    if (kill_fd >= 0) {
+      (void)!write(kill_fd, "1", 1);
+      close(kill_fd);
+    }
+    char text[4096];
+    const ssize_t n = procs >= 0 ? pread(procs, text, sizeof text - 1, 0) : -1;
+    if (procs >= 0) close(procs);
+    text[n > 0 ? n : 0] = '\0';
+    // Our children (CLONE_PARENT), killed above: each pid is theirs until reaped.
+    for (char* line = text; *line != '\0';) {
+      char* end = nullptr;
+      const long pid = std::strtol(line, &end, 10);
+      if (end == line) break;
+      while (pid > 0 && waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+      }
+      line = end;
+    }
+  });
 }
 
 void Supervisor::Impl::StartZygote(PoolImpl& pool) {
@@ -805,9 +857,16 @@ void Supervisor::Impl::Kill(PoolImpl& pool, Worker& worker) {
   if (!cgroups || worker.cgroup.empty()) kill(-worker.process.pid, SIGKILL);
 }
 
-void Supervisor::Impl::StartPool(PoolImpl& pool) {
-  if (pool.state == PoolState::kRunning || pool.state == PoolState::kStopping) return;
+Status Supervisor::Impl::StartPool(PoolImpl& pool) {
+  if (pool.state == PoolState::kRunning || pool.state == PoolState::kStopping) return {};
+  for (const auto& slot : pool.slots) {
+    if (slot && slot->worker) {
+      return Fail(ErrorCode::kInUse, "pool " + pool.config.name + " still has workers stopping; start it once they are gone");
+    }
+  }
   pool.state = PoolState::kRunning;
+  pool.rolling.clear();
+  pool.rolling_now.reset();
   pool.restart.Reset();
   pool.last_error.clear();
   pool.stop_report = {};
@@ -815,6 +874,7 @@ void Supervisor::Impl::StartPool(PoolImpl& pool) {
   pool.idle.clear();
   StartZygote(pool);
   ResizePool(pool, pool.config.workers + pool.config.spare_workers);
+  return {};
 }
 
 void Supervisor::Impl::ResizePool(PoolImpl& pool, std::uint32_t workers) {
@@ -829,7 +889,7 @@ void Supervisor::Impl::ResizePool(PoolImpl& pool, std::uint32_t workers) {
       Apply(pool, *slot, WorkerEvent::kStopRequested);
     }
   }
-  for (std::uint32_t index = 0; live < workers; ++index) {
+  for (std::uint32_t index = 0; live < workers && pool.state == PoolState::kRunning; ++index) {
     if (index >= pool.slots.size()) pool.slots.resize(index + 1);
     if (pool.slots[index]) continue;
     pool.slots[index] = std::make_unique<Slot>();
@@ -837,6 +897,7 @@ void Supervisor::Impl::ResizePool(PoolImpl& pool, std::uint32_t workers) {
     SpawnInto(pool, *pool.slots[index]);
     ++live;
   }
+  pool.freed.notify_all();  // a larger pool may let a waiting caller in
   pool.changed.notify_all();
 }
 
@@ -878,15 +939,18 @@ void Supervisor::Impl::NextRolling(PoolImpl& pool) {
     Slot& slot = *pool.slots[index];
     slot.worker->replace = true;
     pool.rolling_now = index;
-    // Idle: stop it now; busy: after its call (kCallFinished in kStopping sends the stop).
-    if (slot.state == WorkerState::kReady) Apply(pool, slot, WorkerEvent::kStopRequested);
-    else if (slot.state == WorkerState::kBusy) slot.state = WorkerState::kStopping;
-    else Apply(pool, slot, WorkerEvent::kStopRequested);
+    // Idle: stop it now; busy: after its call, within stop_timeout.
+    Apply(pool, slot, WorkerEvent::kStopRequested);
     return;
   }
 }
 
 PoolImpl* Supervisor::Impl::Find(std::string_view name) {
+  PoolImpl* pool = FindAny(name);
+  return pool != nullptr && !pool->removed ? pool : nullptr;
+}
+
+PoolImpl* Supervisor::Impl::FindAny(std::string_view name) {
   auto it = pools.find(name);
   return it == pools.end() ? nullptr : it->second.get();
 }
@@ -902,7 +966,14 @@ Slot* Supervisor::Impl::SlotOf(PoolImpl& pool, const Worker& worker) {
 std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl& pool,
                                                                         std::unique_lock<std::mutex>& lock,
                                                                         Deadline deadline) {
-  bool counted = false;
+  bool counted = false;  // in pool.waiting; the guard takes it out on every way out
+  struct Uncount {
+    PoolImpl& pool;
+    const bool& counted;
+    ~Uncount() {
+      if (counted) --pool.waiting;
+    }
+  } uncount{pool, counted};
   for (;;) {
     if (pool.state == PoolState::kFatal) {
       return Fail(ErrorCode::kStartFailed, "pool " + pool.config.name + " is FATAL: " + pool.last_error);
@@ -916,9 +987,8 @@ std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl
       // and has the plugin's data in cache; the others may sleep.
       std::shared_ptr<Worker> worker = std::move(pool.idle.back());
       pool.idle.pop_back();
-      if (counted) --pool.waiting;
       Slot* slot = SlotOf(pool, *worker);
-      if (slot == nullptr || slot->state != WorkerState::kReady) continue;
+      if (slot == nullptr || slot->state != WorkerState::kReady || worker->reaped) continue;
       Apply(pool, *slot, WorkerEvent::kCallStarted);
       ++pool.busy;
       return worker;
@@ -934,7 +1004,6 @@ std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl
     const bool free_now = !pool.idle.empty() && pool.busy < pool.config.workers;
     if (!free_now && pool.freed.wait_until(lock, deadline.when()) == std::cv_status::timeout &&
         (pool.idle.empty() || pool.busy >= pool.config.workers)) {
-      --pool.waiting;
       return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool.config.name + ": no worker became free before the deadline");
     }
   }
@@ -983,7 +1052,7 @@ std::expected<std::string, Error> Supervisor::Impl::Call(const std::string& pool
   auto result = (*worker)->channel->Call(method, input, until);
   lock.lock();
   // The pool may have been removed by Apply() meanwhile.
-  pool = Find(pool_name);
+  pool = FindAny(pool_name);
   if (pool != nullptr) Finish(*pool, *worker, result);
   lock.unlock();
   if (!result) result = std::unexpected(CallError(pool_name, method, **worker, result.error()));
@@ -1042,7 +1111,9 @@ Status Supervisor::WaitReady(std::string_view name, Deadline deadline) {
 }
 
 Status Supervisor::Start(std::string_view name) {
-  return impl_->PostToPool(name, [&](PoolImpl& pool) { impl_->StartPool(pool); });
+  Status started;
+  if (Status s = impl_->PostToPool(name, [&](PoolImpl& pool) { started = impl_->StartPool(pool); }); !s) return s;
+  return started;
 }
 
 std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadline deadline) {
@@ -1050,7 +1121,7 @@ std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadlin
     return std::unexpected(s.error());
   }
   std::unique_lock lock(impl_->mu);
-  PoolImpl* pool = impl_->Find(name);
+  PoolImpl* pool = impl_->FindAny(name);
   while (pool->state == PoolState::kStopping) {
     if (pool->changed.wait_until(lock, deadline.when()) == std::cv_status::timeout) {
       return Fail(ErrorCode::kDeadlineExceeded, "pool " + std::string(name) + " still stopping");
@@ -1063,10 +1134,15 @@ std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadlin
 }
 
 Status Supervisor::Restart(std::string_view name) {
-  return impl_->PostToPool(name, [&](PoolImpl& pool) {
-    if (pool.state != PoolState::kRunning) return impl_->StartPool(pool);
+  Status restarted;
+  Status posted = impl_->PostToPool(name, [&](PoolImpl& pool) {
+    if (pool.state != PoolState::kRunning) {
+      restarted = impl_->StartPool(pool);
+      return;
+    }
     impl_->RollingRestart(pool);
   });
+  return posted ? restarted : posted;
 }
 
 Status Supervisor::Resize(std::string_view name, std::uint32_t workers) {
@@ -1080,54 +1156,54 @@ Status Supervisor::Resize(std::string_view name, std::uint32_t workers) {
 }
 
 Status Supervisor::Apply(const config::Config& config) {
-  std::vector<std::string> removed;
+  std::vector<std::pair<std::string, std::chrono::nanoseconds>> removed;
   Status s = impl_->Post([&] {
     for (auto& [name, pool] : impl_->pools) {
-      if (!config.pools.contains(name)) {
-        removed.push_back(name);
+      if (!config.pools.contains(name) && !pool->removed) {
+        // Kept, never erased: callers, waiters and handles may still point at it.
+        pool->removed = true;
+        removed.emplace_back(name, pool->config.stop_timeout);
         impl_->StopPool(*pool);
       }
     }
-    for (const auto& [name, wanted] : config.pools) {
-      PoolImpl* pool = impl_->Find(name);
-      if (pool == nullptr) {
-        auto fresh = std::make_unique<PoolImpl>();
-        fresh->config = wanted;
-        fresh->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
-        PoolImpl& added = *impl_->pools.emplace(name, std::move(fresh)).first->second;
-        if (wanted.autostart) impl_->StartPool(added);
-        continue;
-      }
-      config::Config before, after;
-      before.pools[name] = pool->config;
-      after.pools[name] = wanted;
-      const config::ConfigDiff diff = config::Diff(before, after);
-      if (diff.changed.empty()) continue;
-      const bool restart = diff.changed.front().restart_workers;
-      pool->config = wanted;
-      pool->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
-      if (pool->state != PoolState::kRunning) continue;
-      impl_->ResizePool(*pool, wanted.workers + wanted.spare_workers);
-      if (restart) impl_->RollingRestart(*pool);
-    }
+    for (const auto& [name, wanted] : config.pools) impl_->ApplyPool(name, wanted);
   });
   if (!s) return s;
   // Removed pools leave once their workers are gone.
-  for (const auto& name : removed) {
-    PoolImpl* pool;
-    {
-      std::lock_guard lock(impl_->mu);
-      pool = impl_->Find(name);
+  for (const auto& [name, grace] : removed) {
+    std::unique_lock lock(impl_->mu);
+    PoolImpl* pool = impl_->FindAny(name);
+    const Deadline deadline = Deadline::After(grace + 2s);
+    while (pool->state == PoolState::kStopping && pool->changed.wait_until(lock, deadline.when()) != std::cv_status::timeout) {
     }
-    if (pool == nullptr) continue;
-    (void)Stop(name, Deadline::After(pool->config.stop_timeout + 2s));
-    (void)impl_->Post([&] {
-      PoolImpl* p = impl_->Find(name);
-      // Handles given out stay valid: keep the Pool object, drop the rest.
-      if (p != nullptr && p->state == PoolState::kStopped && p->handle == nullptr) impl_->pools.erase(impl_->pools.find(name));
-    });
   }
   return {};
+}
+
+void Supervisor::Impl::ApplyPool(const std::string& name, const config::PoolConfig& wanted) {
+  PoolImpl* pool = FindAny(name);
+  if (pool == nullptr) {
+    pool = pools.emplace(name, std::make_unique<PoolImpl>()).first->second.get();
+    pool->removed = true;  // taken as a re-add below
+  }
+  if (pool->removed) {
+    pool->removed = false;
+    pool->config = wanted;
+    pool->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
+    if (wanted.autostart) (void)StartPool(*pool);
+    return;
+  }
+  config::Config before, after;
+  before.pools[name] = pool->config;
+  after.pools[name] = wanted;
+  const config::ConfigDiff diff = config::Diff(before, after);
+  if (diff.changed.empty()) return;
+  const bool restart = diff.changed.front().restart_workers;
+  pool->config = wanted;
+  pool->restart = RestartPolicy(RestartFor(wanted.restart), std::random_device{}());
+  if (pool->state != PoolState::kRunning) return;
+  ResizePool(*pool, wanted.workers + wanted.spare_workers);
+  if (restart) RollingRestart(*pool);
 }
 
 std::vector<PoolStatus> Supervisor::Snapshot() const {
@@ -1146,6 +1222,7 @@ std::vector<PoolStatus> Supervisor::Impl::SnapshotLocked() const {
   std::vector<PoolStatus> out;
   const Clock::time_point now = Clock::now();
   for (const auto& [name, pool] : pools) {
+    if (pool->removed) continue;
     PoolStatus status{name, pool->state, pool->last_error, kill_scope, pool->spawner,
                       pool->zygote ? pool->zygote->process.pid : 0,
                       pool->config.workers + pool->config.spare_workers, pool->waiting,

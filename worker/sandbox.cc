@@ -70,6 +70,15 @@ Status Isolate(const Options& options) {
   return {};
 }
 
+Status IsolateForked(const Options& options) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return FailErrno("prctl PR_SET_PDEATHSIG", errno);
+  if (getppid() != options.parent) {
+    return Fail(ErrorCode::kInUse, "parent " + std::to_string(options.parent) + " is gone");
+  }
+  if (setpgid(0, 0) != 0) return FailErrno("setpgid", errno);
+  return {};
+}
+
 Status Confine(const Options& options) {
   if (Status s = ApplyLimits(options.limits); !s) return s;
   if (!options.tmpdir.empty()) {

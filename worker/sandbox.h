@@ -13,6 +13,12 @@ namespace sv::worker {
 // worker); every fd above the channel's closed; its own process group.
 [[nodiscard]] Status Isolate(const Options& options);
 
+// In a worker a zygote forked (worker/zygote.h): the parent-death signal
+// (fork cleared it) and the parent check, and its own process group. The
+// descriptors and signal handlers stay as the zygote, and the plugin's loading
+// in it, left them, as they would in an exec'd worker.
+[[nodiscard]] Status IsolateForked(const Options& options);
+
 // Last, just before the plugin loads: the rlimits, and the private TMPDIR
 // (mode 0700, must not exist yet) exported to the plugin. kInvalidArgument
 // when a limit cannot be applied (restarting will not help).

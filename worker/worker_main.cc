@@ -153,7 +153,7 @@ Status BecomeWorker(Options& options, const ZygoteRequest& child) {
   options.notify = true;
   options.index = child.index;
   options.tmpdir = child.tmpdir;
-  return Isolate(options);
+  return IsolateForked(options);
 }
 
 // --zygote: limits, the plugin loaded once, then a fork per worker.
@@ -164,6 +164,13 @@ int RunZygoteMain(Options& options) {
     (void)!send(kZygoteFd, why.data(), why.size(), MSG_NOSIGNAL);
     return Die(o, SetupExitCode(s.error()), s.error());
   }
+  // Fds 4 and 5 are a forked worker's channel and ready eventfd: taken now,
+  // so nothing the plugin opens while it loads lands there.
+  const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, ipc::kResponseFd) < 0 || dup2(null, kNotifyFd) < 0) {
+    return Die(o, kExitTemporary, Error::FromErrno("reserve fds 4 and 5", errno));
+  }
+  if (null != ipc::kResponseFd && null != kNotifyFd) close(null);
   auto host = PluginHost::Load(*o);
   if (!host) {
     const std::string why = "F" + host.error().message();

@@ -312,6 +312,37 @@ TEST(SupervisorTest, AWarmSpareTakesNoCallButReplacesAKilledWorkerAtOnce) {
   EXPECT_EQ(StatusOf(*s, "m").workers.size(), 2u);
 }
 
+TEST(SupervisorTest, CallersReleasedByAStopLeaveTheQueueEmpty) {
+  config::PoolConfig pool = MakePool("m", "misbehave");
+  pool.max_queue = 1;
+  pool.stop_timeout = 100ms;
+  auto s = Start({pool});
+  ASSERT_TRUE(s);
+  for (int round = 0; round < 3; ++round) {
+    std::jthread hung([&] { (void)s->pool("m")->Call("hang_futex", "", Deadline::After(20s)); });
+    ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "m").workers.at(0).state == WorkerState::kBusy; }));
+    std::jthread waiter([&] {
+      auto out = s->pool("m")->Call("echo", "", Deadline::After(20s));
+      EXPECT_FALSE(out);
+      if (!out) {
+        EXPECT_EQ(out.error().code(), ErrorCode::kPoolStopped) << out.error().ToString();
+      }
+    });
+    ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "m").waiting_callers == 1; }));
+    ASSERT_TRUE(s->Stop("m", Soon()));
+    waiter.join();
+    hung.join();
+    EXPECT_EQ(StatusOf(*s, "m").waiting_callers, 0u);
+    ASSERT_TRUE(s->Start("m"));
+    ASSERT_TRUE(s->WaitReady("m", Soon()));
+  }
+  // The queue still takes a caller: one waits for the busy worker, and gets it.
+  std::jthread busy([&] { (void)s->pool("m")->Call("hang_futex", "", Deadline::After(300ms)); });
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "m").workers.at(0).state == WorkerState::kBusy; }));
+  auto out = s->pool("m")->Call("echo", "waited", Deadline::After(20s));
+  ASSERT_TRUE(out) << out.error().ToString();
+}
+
 TEST(SupervisorTest, ResizeGrowsAndShrinksInPlace) {
   auto s = Start({MakePool("echo", "echo", 1)});
   ASSERT_TRUE(s);
@@ -374,6 +405,11 @@ TEST(SupervisorTest, ApplyAddsRemovesAndRestartsOnlyWhatChanged) {
   ASSERT_TRUE(s->Apply(fewer));
   EXPECT_TRUE(Gone(a_pid));
   EXPECT_EQ(s->pool("b"), nullptr);
+  EXPECT_EQ(s->Snapshot().size(), 1u);
+  // Added back: a fresh start.
+  ASSERT_TRUE(s->Apply(next));
+  ASSERT_TRUE(s->WaitReady("a", Soon()));
+  EXPECT_TRUE(s->pool("a")->Call("echo", "back"));
 }
 
 TEST(SupervisorTest, ThousandKillsLeaveNoZombieAndNoDescriptor) {
