@@ -57,21 +57,17 @@ Status ResetSignals() {
 }  // namespace
 
 Status Isolate(const Options& options) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return FailErrno("prctl PR_SET_PDEATHSIG", errno);
-  // The parent may have died before the prctl: then nobody would kill us.
-  if (getppid() != options.parent) {
-    return Fail(ErrorCode::kInUse, "parent " + std::to_string(options.parent) + " is gone");
-  }
+  if (Status s = IsolateForked(options); !s) return s;
   if (Status s = ResetSignals(); !s) return s;
   // A zygote keeps only its control socket (fd 3).
   const int first_closed = options.zygote ? kZygoteFd + 1 : (options.notify ? kNotifyFd : ipc::kResponseFd) + 1;
   if (close_range(first_closed, ~0u, 0) != 0) return FailErrno("close_range", errno);
-  if (setpgid(0, 0) != 0) return FailErrno("setpgid", errno);
   return {};
 }
 
 Status IsolateForked(const Options& options) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return FailErrno("prctl PR_SET_PDEATHSIG", errno);
+  // The parent may have died before the prctl: then nobody would kill us.
   if (getppid() != options.parent) {
     return Fail(ErrorCode::kInUse, "parent " + std::to_string(options.parent) + " is gone");
   }
