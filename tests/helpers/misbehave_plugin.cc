@@ -97,10 +97,25 @@ std::string OpenFds() {
   if (dir == nullptr) return "opendir failed";
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.' || std::atoi(e->d_name) == dirfd(dir)) continue;
-    fds += std::string(e->d_name) + " ";
+    struct stat st {};
+    // Past stdio (which the supervisor may well pass as sockets).
+    const int fd = std::atoi(e->d_name);
+    const bool socket = fd > 2 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    fds += std::string(e->d_name) + (socket ? "s " : " ");
   }
   closedir(dir);
   return fds;
+}
+
+// Opened as the plugin loads: in a zygote, before any worker is forked from
+// it. A forked worker must still have it, as an exec'd one does.
+const int g_load_time_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+std::string LoadTimeFd() {
+  struct stat fd_stat {}, null_stat {};
+  if (fstat(g_load_time_fd, &fd_stat) != 0 || stat("/dev/null", &null_stat) != 0) return std::strerror(errno);
+  const bool same = S_ISCHR(fd_stat.st_mode) && fd_stat.st_rdev == null_stat.st_rdev;
+  return same ? "ok" : "fd " + std::to_string(g_load_time_fd) + " is no longer /dev/null";
 }
 
 std::string Sandbox() {
@@ -187,6 +202,7 @@ SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry
   r.Method("read_stdin", [](const Call&, Output& out) { return out.Write(ReadLine(0)); });
   r.Method("bump_doorbell", [](const Call& c, Output&) -> Status { BumpDoorbell(c); });
   r.Method("echo", [](const Call& c, Output& out) { return out.Write(c.input); });
+  r.Method("load_time_fd", [](const Call&, Output& out) { return out.Write(LoadTimeFd()); });
   r.Method("hang_futex", [](const Call&, Output&) -> Status { SleepForever(); });
   r.Method("spin_signals_blocked", [](const Call&, Output&) -> Status {
     sigset_t all;

@@ -15,10 +15,6 @@
 
 namespace sv::testing {
 
-std::string ExitInfo::ToString() const {
-  return signaled ? "killed by signal " + std::to_string(code) : "exited with " + std::to_string(code);
-}
-
 std::string WorkerPath() { return SV_WORKER_PATH; }
 
 std::string PluginPath(const std::string& name) {
@@ -95,7 +91,7 @@ std::expected<ExitInfo, Error> WorkerProcess::Wait(Deadline deadline) {
   if (ready == 0) return Fail(ErrorCode::kDeadlineExceeded, "worker " + std::to_string(pid_) + " still runs");
   auto exit = supervisor::Reap(pidfd_.get(), true);
   if (!exit) return std::unexpected(exit.error());
-  exit_ = ExitInfo{exit->signaled, exit->code};
+  exit_ = *exit;
   if (!tmpdir_.empty()) {
     if (Status s = worker::RemoveTree(tmpdir_); !s) return std::unexpected(s.error());
   }

@@ -14,16 +14,13 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "ipc/channel.h"
+#include "supervisor/spawn.h"
 #include "worker/options.h"
 
 namespace sv::testing {
 
-// How a worker ended.
-struct ExitInfo {
-  bool signaled = false;
-  int code = 0;  // exit status, or the signal number when signaled
-  std::string ToString() const;
-};
+// How a worker ended: the supervisor's own record of it.
+using ExitInfo = supervisor::ExitInfo;
 
 struct SpawnOptions {
   worker::Options worker;                 // parent 0 is filled in with ours

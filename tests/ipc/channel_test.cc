@@ -247,6 +247,20 @@ TEST(ChannelTest, ReadyNowReadsTheHelloWithoutWaiting) {
   EXPECT_EQ(again.error().code(), ErrorCode::kInUse);
 }
 
+// Every method-name length around the inline slot's size reaches the worker
+// intact: the plugin's "no method" error quotes the name it received.
+TEST(ChannelTest, MethodNamesOfEveryLengthArriveIntact) {
+  auto w = testing::StartForTest(testing::DefaultSpawnOptions("echo"));
+  ASSERT_TRUE(w);
+  for (std::size_t size = 1; size <= kInlineMethodSize + 4; ++size) {
+    std::string name;
+    for (std::size_t i = 0; i < size; ++i) name += static_cast<char>('a' + (i * 7 + size) % 26);
+    auto out = w->channel().Call(name, "", testing::Soon());
+    ASSERT_FALSE(out) << name;
+    EXPECT_NE(out.error().message().find("no method \"" + name + "\""), std::string::npos) << out.error().message();
+  }
+}
+
 TEST(ChannelTest, ReadyNowReportsAFailedInit) {
   auto w = testing::WorkerProcess::Spawn(testing::DefaultSpawnOptions("init_fails"));
   ASSERT_TRUE(w) << w.error().ToString();
