@@ -230,7 +230,7 @@ struct Supervisor::Impl {
   // Post() for one pool; kInvalidArgument when there is no such pool.
   Status PostToPool(std::string_view name, const std::function<void(PoolImpl&)>& fn);
   // --- callers ---
-  std::expected<std::string, Error> Call(const std::string& pool_name, std::string_view method,
+  std::expected<std::string, Error> Call(PoolImpl& pool, const std::string& pool_name, std::string_view method,
                                          std::string_view input, std::optional<Deadline> deadline);
   std::expected<std::shared_ptr<Worker>, Error> Acquire(PoolImpl& pool, std::unique_lock<std::mutex>& lock,
                                                         Deadline deadline);
@@ -1040,20 +1040,18 @@ void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& wor
   Apply(pool, *slot, recycle ? WorkerEvent::kCallRecycle : WorkerEvent::kCallFinished);
 }
 
-std::expected<std::string, Error> Supervisor::Impl::Call(const std::string& pool_name, std::string_view method,
-                                                         std::string_view input, std::optional<Deadline> deadline) {
+std::expected<std::string, Error> Supervisor::Impl::Call(PoolImpl& pool, const std::string& pool_name,
+                                                         std::string_view method, std::string_view input,
+                                                         std::optional<Deadline> deadline) {
   std::unique_lock lock(mu);
-  PoolImpl* pool = Find(pool_name);
-  if (pool == nullptr) return Fail(ErrorCode::kPoolStopped, "pool " + pool_name + " no longer exists");
-  const Deadline until = deadline ? *deadline : Deadline::After(pool->config.call_timeout);
-  auto worker = Acquire(*pool, lock, until);
+  if (pool.removed) return Fail(ErrorCode::kPoolStopped, "pool " + pool_name + " no longer exists");
+  const Deadline until = deadline ? *deadline : Deadline::After(pool.config.call_timeout);
+  auto worker = Acquire(pool, lock, until);
   if (!worker) return std::unexpected(worker.error());
   lock.unlock();
   auto result = (*worker)->channel->Call(method, input, until);
   lock.lock();
-  // The pool may have been removed by Apply() meanwhile.
-  pool = FindAny(pool_name);
-  if (pool != nullptr) Finish(*pool, *worker, result);
+  Finish(pool, *worker, result);  // removed by Apply() meanwhile or not: it is still there
   lock.unlock();
   if (!result) result = std::unexpected(CallError(pool_name, method, **worker, result.error()));
   return result;
@@ -1075,7 +1073,7 @@ Error Supervisor::Impl::CallError(const std::string& pool_name, std::string_view
 
 std::expected<std::string, Error> Pool::Call(std::string_view method, std::string_view input,
                                              std::optional<Deadline> deadline) {
-  return owner_->impl_->Call(name_, method, input, deadline);
+  return owner_->impl_->Call(*pool_, name_, method, input, deadline);
 }
 
 // ---------------------------------------------------------------- operator API
@@ -1084,7 +1082,7 @@ Pool* Supervisor::pool(std::string_view name) {
   std::lock_guard lock(impl_->mu);
   PoolImpl* p = impl_->Find(name);
   if (p == nullptr) return nullptr;
-  if (!p->handle) p->handle.reset(new Pool(this, std::string(name)));
+  if (!p->handle) p->handle.reset(new Pool(this, std::string(name), p));
   return p->handle.get();
 }
 

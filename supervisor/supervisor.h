@@ -86,6 +86,7 @@ struct SupervisorOptions {
 };
 
 class Supervisor;
+struct PoolImpl;
 
 // A handle on one pool; valid while its Supervisor lives, even after the pool
 // is removed by Apply() (calls then fail with kPoolStopped... as kClosed).
@@ -103,9 +104,11 @@ class Pool {
 
  private:
   friend class Supervisor;
-  Pool(Supervisor* owner, std::string name) : owner_(owner), name_(std::move(name)) {}
+  Pool(Supervisor* owner, std::string name, PoolImpl* pool)
+      : owner_(owner), name_(std::move(name)), pool_(pool) {}
   Supervisor* owner_;
   std::string name_;
+  PoolImpl* pool_;  // never freed while the Supervisor lives (removed pools are kept)
 };
 
 class Supervisor {
