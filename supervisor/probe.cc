@@ -1,14 +1,31 @@
 #include "supervisor/probe.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 
 #include "base/unique_fd.h"
 #include "worker/zygote.h"
 
 namespace sv::supervisor {
+
+std::string DefaultWorkerPath() {
+  if (const char* env = getenv("SV_WORKER"); env != nullptr && *env != '\0') return env;
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "sv-worker";
+  std::filesystem::path dir = std::filesystem::path(std::string(self, static_cast<std::size_t>(n))).parent_path();
+  for (const char* rel : {"sv-worker", "../worker/sv-worker", "../../worker/sv-worker"}) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir / rel, ec)) return (dir / rel).lexically_normal().string();
+  }
+  return "sv-worker";
+}
+
 ipc::SpinOptions SpinOptionsFor(const config::SpinSetting& spin) {
   ipc::SpinOptions options;
   if (spin.mode == config::SpinSetting::Mode::kOff) options.budget = std::chrono::nanoseconds(0);

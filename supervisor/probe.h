@@ -10,6 +10,10 @@
 
 namespace sv::supervisor {
 
+// Where sv-worker is: $SV_WORKER, else next to this executable (or in
+// ../worker/ or ../../worker/ from it, as in a build tree), else "sv-worker".
+std::string DefaultWorkerPath();
+
 // The channel's spin options for a pool's `channel.spin` setting.
 ipc::SpinOptions SpinOptionsFor(const config::SpinSetting& spin);
 

@@ -47,18 +47,6 @@ enum class Source : std::uint8_t { kCommand = 1, kTimer, kStop, kPidfd, kNotify 
 
 std::uint64_t Key(Source source, std::uint64_t token) { return (token << 8) | static_cast<std::uint64_t>(source); }
 
-std::string DefaultWorkerPath() {
-  if (const char* env = getenv("SV_WORKER"); env != nullptr && *env != '\0') return env;
-  char self[4096];
-  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return "sv-worker";
-  std::filesystem::path dir = std::filesystem::path(std::string(self, static_cast<std::size_t>(n))).parent_path();
-  for (const char* rel : {"sv-worker", "../worker/sv-worker", "../../worker/sv-worker"}) {
-    std::error_code ec;
-    if (std::filesystem::exists(dir / rel, ec)) return (dir / rel).lexically_normal().string();
-  }
-  return "sv-worker";
-}
 
 std::uint64_t ReadRss(pid_t pid) {
   std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
