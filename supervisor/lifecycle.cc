@@ -9,11 +9,12 @@ using A = WorkerAction;
 
 constexpr Transition Stay(S state) { return {state, A::kNone}; }
 
-// Exits are handled alike in every state but kExited/kFatal: the process is gone.
+// Exits are handled alike in every state that has a process.
 Transition OnExit(S state, E event) {
-  if (state == S::kExited || state == S::kFatal || state == S::kBackoff) return Stay(state);
+  if (state == S::kExited || state == S::kFatal || state == S::kBackoff || state == S::kStopped) return Stay(state);
   switch (event) {
     case E::kExitedStop: return {S::kExited, A::kRemove};
+    case E::kExitedHeld: return {S::kStopped, A::kPark};
     case E::kExitedReplace: return {S::kStarting, A::kSpawn};
     case E::kExitedBackoff: return {S::kBackoff, A::kArmBackoff};
     default: return {S::kFatal, A::kReportFatal};
@@ -26,7 +27,21 @@ Transition OnStop(S state) {
     case S::kBusy: return {S::kStopping, A::kAwaitCall};
     case S::kStarting: return {S::kStopping, A::kKill};
     case S::kBackoff:
-    case S::kFatal: return {S::kExited, A::kRemove};
+    case S::kFatal:
+    case S::kStopped: return {S::kExited, A::kRemove};
+    default: return Stay(state);
+  }
+}
+
+// An operator's stop of one slot: as a pool stop while there is a process
+// (the exit then parks the slot); a slot backing off parks at once. A FATAL
+// slot stays: the pool is going down.
+Transition OnHold(S state) {
+  switch (state) {
+    case S::kReady: return {S::kStopping, A::kSendStop};
+    case S::kBusy: return {S::kStopping, A::kAwaitCall};
+    case S::kStarting: return {S::kStopping, A::kKill};
+    case S::kBackoff: return {S::kStopped, A::kPark};
     default: return Stay(state);
   }
 }
@@ -48,7 +63,10 @@ Transition Step(WorkerState state, WorkerEvent event) {
       return state == S::kBusy || state == S::kStopping ? Transition{S::kStopping, A::kKill} : Stay(state);
     case E::kStopRequested: return OnStop(state);
     case E::kStopTimedOut: return state == S::kStopping ? Transition{S::kStopping, A::kKill} : Stay(state);
+    case E::kHoldRequested: return OnHold(state);
+    case E::kStartRequested: return state == S::kStopped ? Transition{S::kStarting, A::kSpawn} : Stay(state);
     case E::kExitedStop:
+    case E::kExitedHeld:
     case E::kExitedReplace:
     case E::kExitedBackoff:
     case E::kExitedFatal: return OnExit(state, event);
@@ -66,6 +84,7 @@ std::string_view WorkerStateName(WorkerState state) {
     case S::kExited: return "EXITED";
     case S::kBackoff: return "BACKOFF";
     case S::kFatal: return "FATAL";
+    case S::kStopped: return "STOPPED";
   }
   return "?";
 }
@@ -85,6 +104,9 @@ std::string_view WorkerEventName(WorkerEvent event) {
     case E::kExitedBackoff: return "exited, backing off";
     case E::kExitedFatal: return "exited, giving up";
     case E::kBackoffEnded: return "backoff ended";
+    case E::kHoldRequested: return "stop of the slot requested";
+    case E::kExitedHeld: return "exited, slot held";
+    case E::kStartRequested: return "start of the slot requested";
   }
   return "?";
 }

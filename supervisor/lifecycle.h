@@ -17,6 +17,7 @@ enum class WorkerState : std::uint8_t {
   kExited,    // gone and not coming back (pool stopped or shrunk)
   kBackoff,   // gone after a failure; a replacement starts when the backoff ends
   kFatal,     // gone, and the pool gave up restarting it
+  kStopped,   // gone, held down by an operator: nothing restarts it until a start request
 };
 
 enum class WorkerEvent : std::uint8_t {
@@ -33,6 +34,9 @@ enum class WorkerEvent : std::uint8_t {
   kExitedBackoff,  // exited after a failure; the restart policy chose a delay
   kExitedFatal,    // exited after a failure; the restart policy gave up
   kBackoffEnded,   // the backoff delay passed
+  kHoldRequested,  // an operator stops this one slot; it stays down (kStopped)
+  kExitedHeld,     // exited, and the slot is held down by an operator
+  kStartRequested, // an operator starts a held slot again
 };
 
 enum class WorkerAction : std::uint8_t {
@@ -45,6 +49,7 @@ enum class WorkerAction : std::uint8_t {
   kArmBackoff,    // arm the backoff timer chosen by the restart policy
   kRemove,        // the slot is done: forget it
   kReportFatal,   // the slot gave up: the pool turns FATAL
+  kPark,          // the slot has no process and keeps its place until a start request
 };
 
 struct Transition {

@@ -16,14 +16,17 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
+#include <utility>
 
+#include "base/io.h"
 #include "ipc/channel.h"
 #include "stop/calls.h"
 #include "config/diff.h"
@@ -48,11 +51,29 @@ enum class Source : std::uint8_t { kCommand = 1, kTimer, kStop, kPidfd, kNotify 
 std::uint64_t Key(Source source, std::uint64_t token) { return (token << 8) | static_cast<std::uint64_t>(source); }
 
 
+// The resident set size from /proc/<pid>/statm; 0 when the process is gone.
+// Three system calls and no allocation: Snapshot() does this per worker.
 std::uint64_t ReadRss(pid_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  std::uint64_t size = 0, resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  static const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+  UniqueFd statm(open(path, O_RDONLY | O_CLOEXEC));
+  if (!statm) return 0;
+  char text[128];
+  auto n = ReadSome(statm.get(), std::as_writable_bytes(std::span(text, sizeof text - 1)));
+  if (!n || *n == 0) return 0;
+  text[*n] = '\0';
+  char* end = nullptr;
+  (void)std::strtoull(text, &end, 10);  // total program size
+  return std::strtoull(end, nullptr, 10) * page;
+}
+
+// The bucket of kCallDurationBounds that `took` falls in.
+std::size_t DurationBucket(Clock::duration took) {
+  const double seconds = std::chrono::duration<double>(took).count();
+  std::size_t i = 0;
+  while (seconds > kCallDurationBounds[i]) ++i;  // the last bound is +Inf
+  return i;
 }
 
 
@@ -94,6 +115,7 @@ struct Slot {
   std::uint64_t generation = 0;
   std::uint64_t timer_seq = 0;     // timers armed earlier than the last are stale
   bool remove = false;             // exit means "slot done" (shrink, stop)
+  bool held = false;               // stopped by an operator: parks on exit, starts only on request
   std::optional<ExitInfo> last_exit;
   std::optional<StopReport::Outcome> stop_outcome;
   pid_t last_pid = 0;
@@ -112,6 +134,7 @@ struct PoolImpl {
   std::string last_error;
   std::uint64_t calls = 0, restarts = 0, kills = 0;
   std::map<std::string, std::uint64_t> failures;
+  CallDurations durations;
   std::vector<std::uint32_t> rolling;  // slots still to restart, one at a time
   std::optional<std::uint32_t> rolling_now;
   StopReport stop_report;           // filled while stopping
@@ -207,12 +230,31 @@ struct Supervisor::Impl {
   void NextRolling(PoolImpl& pool);
   // Replaces every worker, one at a time, each once the previous replacement is READY.
   void RollingRestart(PoolImpl& pool);
+  // --- one slot (loop thread, mu held) ---
+  // A live slot of a RUNNING pool, or kInvalidArgument naming the pool's
+  // slots, or kPoolStopped.
+  std::expected<Slot*, Error> SlotFor(PoolImpl& pool, std::uint32_t index);
+  // StopWorker(): holds the slot down; the pid it stops, 0 when none.
+  std::expected<pid_t, Error> HoldSlot(PoolImpl& pool, std::uint32_t index);
+  // StartWorker() (`replace` false) and RestartWorker() (true): the
+  // generation the slot's READY worker must reach.
+  std::expected<std::uint64_t, Error> RunSlot(PoolImpl& pool, std::uint32_t index, bool replace);
+  Status SignalSlots(PoolImpl& pool, std::optional<std::uint32_t> index, int signo,
+                     std::vector<SignalledWorker>* sent);
+  // --- waits of operator calls (mu held by `lock`) ---
+  // Until `done` holds for the pool named `name` (kept even if removed),
+  // which is RUNNING; kStartFailed when it turns FATAL, kPoolStopped when it
+  // stops, kDeadlineExceeded with `why_late()` at `deadline`.
+  Status WaitPool(std::unique_lock<std::mutex>& lock, std::string_view name, Deadline deadline,
+                  const std::function<bool(PoolImpl&)>& done, const std::function<std::string(PoolImpl&)>& why_late);
   // A pool of the current config; FindAny also finds one Apply() removed.
   PoolImpl* Find(std::string_view name);
   PoolImpl* FindAny(std::string_view name);
   // Apply() for one pool of the new config: add, re-add, resize or restart.
   void ApplyPool(const std::string& name, const config::PoolConfig& wanted);
   Slot* SlotOf(PoolImpl& pool, const Worker& worker);
+  // StartWorker() and RestartWorker(): RunSlot() on the loop, then the wait.
+  Status RunAndWait(std::string_view name, std::uint32_t index, bool replace, std::optional<Deadline> wait);
   // Runs `fn` on the loop thread (mu held) and waits for it.
   Status Post(std::function<void()> fn);
   // Post() for one pool; kInvalidArgument when there is no such pool.
@@ -222,7 +264,9 @@ struct Supervisor::Impl {
                                          std::string_view input, std::optional<Deadline> deadline);
   std::expected<std::shared_ptr<Worker>, Error> Acquire(PoolImpl& pool, std::unique_lock<std::mutex>& lock,
                                                         Deadline deadline);
-  void Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker, const std::expected<std::string, Error>& result);
+  // Accounts for an answered call that took `took` and moves the worker on.
+  void Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker, const std::expected<std::string, Error>& result,
+              Clock::duration took);
   // Status with `mu` held; RSS only where a call already read it.
   std::vector<PoolStatus> SnapshotLocked() const;
   // The error a caller sees, naming the pool and the worker.
@@ -499,6 +543,7 @@ WorkerEvent Supervisor::Impl::ClassifyExit(PoolImpl& pool, Slot& slot, Worker& w
   if (slot.remove || pool.state == PoolState::kStopping || pool.state == PoolState::kStopped) {
     return WorkerEvent::kExitedStop;
   }
+  if (slot.held) return WorkerEvent::kExitedHeld;  // before replace: the operator's stop wins
   if (worker.replace) return WorkerEvent::kExitedReplace;
   const std::string what = "worker " + std::to_string(worker.process.pid) + " " + exit.ToString();
   pool.last_error = worker.failure.empty() ? what : what + ": " + worker.failure;
@@ -552,7 +597,7 @@ void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
     pool->idle.erase(std::remove(pool->idle.begin(), pool->idle.end(), worker), pool->idle.end());
     slot->last_exit = info;
     slot->last_pid = worker->process.pid;
-    if (pool->state == PoolState::kStopping || slot->remove) {
+    if (pool->state == PoolState::kStopping || slot->remove || slot->held) {
       slot->stop_outcome = worker->killed ? StopReport::Outcome::kKilled : StopReport::Outcome::kGraceful;
     }
     Apply(*pool, *slot, ClassifyExit(*pool, *slot, *worker, info));
@@ -617,6 +662,13 @@ void Supervisor::Impl::Perform(PoolImpl& pool, Slot& slot, WorkerAction action) 
         if (pool.rolling_now == index) NextRolling(pool);
       }
       FinishIfStopped(pool);
+      break;
+    case WorkerAction::kPark:
+      slot.worker.reset();
+      slot.timer_seq = ++timer_counter;  // a stop or backoff timer is moot
+      if (!slot.stop_outcome) slot.stop_outcome = StopReport::Outcome::kAlreadyDead;
+      pool.changed.notify_all();
+      if (pool.rolling_now == slot.index) NextRolling(pool);
       break;
     case WorkerAction::kReportFatal:
       slot.worker.reset();
@@ -897,7 +949,12 @@ void Supervisor::Impl::StopPool(PoolImpl& pool) {
   pool.rolling_now.reset();
   pool.freed.notify_all();
   for (auto& slot : pool.slots) {
-    if (slot) Apply(pool, *slot, WorkerEvent::kStopRequested);
+    if (!slot) continue;
+    if (slot->state == WorkerState::kStopped) {  // held: its process went earlier
+      slot->stop_outcome.reset();
+      slot->last_pid = 0;
+    }
+    Apply(pool, *slot, WorkerEvent::kStopRequested);
   }
   FinishIfStopped(pool);
 }
@@ -913,7 +970,7 @@ void Supervisor::Impl::RollingRestart(PoolImpl& pool) {
   StartZygote(pool);  // the plugin file or its settings may have changed
   pool.rolling.clear();
   for (const auto& slot : pool.slots) {
-    if (slot && !slot->remove) pool.rolling.push_back(slot->index);
+    if (slot && !slot->remove && !slot->held) pool.rolling.push_back(slot->index);
   }
   if (!pool.rolling_now) NextRolling(pool);
 }
@@ -923,7 +980,9 @@ void Supervisor::Impl::NextRolling(PoolImpl& pool) {
   while (!pool.rolling.empty()) {
     const std::uint32_t index = pool.rolling.front();
     pool.rolling.erase(pool.rolling.begin());
-    if (index >= pool.slots.size() || !pool.slots[index] || !pool.slots[index]->worker) continue;
+    if (index >= pool.slots.size() || !pool.slots[index] || !pool.slots[index]->worker || pool.slots[index]->held) {
+      continue;
+    }
     Slot& slot = *pool.slots[index];
     slot.worker->replace = true;
     pool.rolling_now = index;
@@ -998,8 +1057,10 @@ std::expected<std::shared_ptr<Worker>, Error> Supervisor::Impl::Acquire(PoolImpl
 }
 
 void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& worker,
-                              const std::expected<std::string, Error>& result) {
+                              const std::expected<std::string, Error>& result, Clock::duration took) {
   ++pool.calls;
+  ++pool.durations.counts[DurationBucket(took)];
+  pool.durations.sum_seconds += std::chrono::duration<double>(took).count();
   ++worker->calls;
   --pool.busy;
   pool.freed.notify_one();  // a warm spare may be free to take the next call
@@ -1031,6 +1092,7 @@ void Supervisor::Impl::Finish(PoolImpl& pool, const std::shared_ptr<Worker>& wor
 std::expected<std::string, Error> Supervisor::Impl::Call(PoolImpl& pool, const std::string& pool_name,
                                                          std::string_view method, std::string_view input,
                                                          std::optional<Deadline> deadline) {
+  const Clock::time_point start = Clock::now();
   std::unique_lock lock(mu);
   if (pool.removed) return Fail(ErrorCode::kPoolStopped, "pool " + pool_name + " no longer exists");
   const Deadline until = deadline ? *deadline : Deadline::After(pool.config.call_timeout);
@@ -1038,8 +1100,9 @@ std::expected<std::string, Error> Supervisor::Impl::Call(PoolImpl& pool, const s
   if (!worker) return std::unexpected(worker.error());
   lock.unlock();
   auto result = (*worker)->channel->Call(method, input, until);
+  const Clock::duration took = Clock::now() - start;
   lock.lock();
-  Finish(pool, *worker, result);  // removed by Apply() meanwhile or not: it is still there
+  Finish(pool, *worker, result, took);  // removed by Apply() meanwhile or not: it is still there
   lock.unlock();
   if (!result) result = std::unexpected(CallError(pool_name, method, **worker, result.error()));
   return result;
@@ -1074,26 +1137,80 @@ Pool* Supervisor::pool(std::string_view name) {
   return p->handle.get();
 }
 
-Status Supervisor::WaitReady(std::string_view name, Deadline deadline) {
-  std::unique_lock lock(impl_->mu);
+namespace {
+
+// Workers READY or BUSY, and how many the pool wants: every slot not on its
+// way out and not held down by an operator.
+std::pair<std::uint32_t, std::uint32_t> Readiness(const PoolImpl& pool) {
+  std::uint32_t ready = 0, held = 0;
+  for (const auto& slot : pool.slots) {
+    if (!slot || slot->remove) continue;
+    held += slot->held;
+    ready += !slot->held && (slot->state == WorkerState::kReady || slot->state == WorkerState::kBusy);
+  }
+  const std::uint32_t want = pool.config.workers + pool.config.spare_workers;
+  return {ready, want > held ? want - held : 0};
+}
+
+bool AllReady(const PoolImpl& pool) {
+  auto [ready, want] = Readiness(pool);
+  return ready >= want;
+}
+
+std::string ReadyText(const PoolImpl& pool) {
+  auto [ready, want] = Readiness(pool);
+  return std::to_string(ready) + " of " + std::to_string(want) + " workers ready" +
+         (pool.last_error.empty() ? "" : "; last error: " + pool.last_error);
+}
+
+// "0-3, 6": the live slots of a pool, for error messages.
+std::string SlotList(const PoolImpl& pool) {
+  std::string out;
+  for (std::size_t i = 0; i < pool.slots.size(); ++i) {
+    if (!pool.slots[i] || pool.slots[i]->remove) continue;
+    std::size_t last = i;
+    while (last + 1 < pool.slots.size() && pool.slots[last + 1] && !pool.slots[last + 1]->remove) ++last;
+    out += (out.empty() ? "" : ", ") + std::to_string(i) + (last > i ? "-" + std::to_string(last) : "");
+    i = last;
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Status Supervisor::Impl::WaitPool(std::unique_lock<std::mutex>& lock, std::string_view name, Deadline deadline,
+                                  const std::function<bool(PoolImpl&)>& done,
+                                  const std::function<std::string(PoolImpl&)>& why_late) {
+  const std::string pool_name(name);
   for (;;) {
-    PoolImpl* pool = impl_->Find(name);
-    if (pool == nullptr) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+    PoolImpl* pool = FindAny(name);
+    if (pool == nullptr || pool->removed) return Fail(ErrorCode::kInvalidArgument, "no pool named " + pool_name);
     if (pool->state == PoolState::kFatal) {
-      return Fail(ErrorCode::kStartFailed, "pool " + std::string(name) + " is FATAL: " + pool->last_error);
+      return Fail(ErrorCode::kStartFailed, "pool " + pool_name + " is FATAL: " + pool->last_error);
     }
-    const std::uint32_t want = pool->config.workers + pool->config.spare_workers;
-    std::uint32_t ready = 0;
-    for (const auto& slot : pool->slots) {
-      ready += slot && !slot->remove && (slot->state == WorkerState::kReady || slot->state == WorkerState::kBusy);
+    if (pool->state != PoolState::kRunning) {
+      return Fail(ErrorCode::kPoolStopped, "pool " + pool_name + " is " + std::string(PoolStateName(pool->state)));
     }
-    if (pool->state == PoolState::kRunning && ready >= want) return {};
-    if (pool->changed.wait_until(lock, deadline.when()) == std::cv_status::timeout) {
-      return Fail(ErrorCode::kDeadlineExceeded, "pool " + std::string(name) + ": " + std::to_string(ready) + " of " +
-                                                    std::to_string(want) + " workers ready" +
-                                                    (pool->last_error.empty() ? "" : "; last error: " + pool->last_error));
+    if (done(*pool)) return {};
+    if (pool->changed.wait_until(lock, deadline.when()) == std::cv_status::timeout && !done(*pool)) {
+      return Fail(ErrorCode::kDeadlineExceeded, "pool " + pool_name + ": " + why_late(*pool));
     }
   }
+}
+
+Status Supervisor::WaitReady(std::string_view name, Deadline deadline) {
+  std::unique_lock lock(impl_->mu);
+  if (impl_->Find(name) == nullptr) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+  // A stopped pool is waited for: Start() may come from another thread.
+  for (;;) {
+    PoolImpl* pool = impl_->Find(name);
+    if (pool->state == PoolState::kRunning || pool->state == PoolState::kFatal) break;
+    if (pool->changed.wait_until(lock, deadline.when()) == std::cv_status::timeout) {
+      return Fail(ErrorCode::kDeadlineExceeded, "pool " + std::string(name) + " is " +
+                                                    std::string(PoolStateName(pool->state)));
+    }
+  }
+  return impl_->WaitPool(lock, name, deadline, AllReady, ReadyText);
 }
 
 Status Supervisor::Start(std::string_view name) {
@@ -1119,7 +1236,7 @@ std::expected<StopReport, Error> Supervisor::Stop(std::string_view name, Deadlin
   return report;
 }
 
-Status Supervisor::Restart(std::string_view name) {
+Status Supervisor::Restart(std::string_view name, std::optional<Deadline> wait) {
   Status restarted;
   Status posted = impl_->PostToPool(name, [&](PoolImpl& pool) {
     if (pool.state != PoolState::kRunning) {
@@ -1128,7 +1245,159 @@ Status Supervisor::Restart(std::string_view name) {
     }
     impl_->RollingRestart(pool);
   });
-  return posted ? restarted : posted;
+  if (!posted) return posted;
+  if (!restarted || !wait) return restarted;
+  std::unique_lock lock(impl_->mu);
+  return impl_->WaitPool(
+      lock, name, *wait, [](PoolImpl& pool) { return pool.rolling.empty() && !pool.rolling_now && AllReady(pool); },
+      [](PoolImpl& pool) {
+        const std::size_t left = pool.rolling.size() + (pool.rolling_now ? 1 : 0);
+        return "restart not finished: " + std::to_string(left) + " slots still to replace, " + ReadyText(pool);
+      });
+}
+
+std::expected<StopReport, Error> Supervisor::StopWorker(std::string_view name, std::uint32_t index,
+                                                        Deadline deadline) {
+  std::expected<pid_t, Error> pid = 0;
+  Status posted = impl_->PostToPool(name, [&](PoolImpl& pool) { pid = impl_->HoldSlot(pool, index); });
+  if (!posted) return std::unexpected(posted.error());
+  if (!pid) return std::unexpected(pid.error());
+  std::unique_lock lock(impl_->mu);
+  std::optional<StopReport::Outcome> outcome;
+  Status gone = impl_->WaitPool(
+      lock, name, deadline,
+      [&](PoolImpl& pool) {
+        Slot* slot = index < pool.slots.size() ? pool.slots[index].get() : nullptr;
+        // Removed (a shrink) or started again by someone else: gone as well.
+        if (slot != nullptr && slot->held && slot->state != WorkerState::kStopped) return false;
+        outcome = slot != nullptr && slot->held ? slot->stop_outcome : std::nullopt;
+        return true;
+      },
+      [&](PoolImpl&) { return "worker " + std::to_string(*pid) + " of slot " + std::to_string(index) + " still stopping"; });
+  if (!gone) return std::unexpected(gone.error());
+  const auto how = *pid == 0 ? StopReport::Outcome::kAlreadyDead : outcome.value_or(StopReport::Outcome::kGraceful);
+  return StopReport{std::string(name), {{index, *pid, how}}};
+}
+
+Status Supervisor::StartWorker(std::string_view name, std::uint32_t index, std::optional<Deadline> wait) {
+  return impl_->RunAndWait(name, index, false, wait);
+}
+
+Status Supervisor::RestartWorker(std::string_view name, std::uint32_t index, std::optional<Deadline> wait) {
+  return impl_->RunAndWait(name, index, true, wait);
+}
+
+Status Supervisor::Impl::RunAndWait(std::string_view name, std::uint32_t index, bool replace,
+                                    std::optional<Deadline> wait) {
+  std::expected<std::uint64_t, Error> generation = 0;
+  Status posted = PostToPool(name, [&](PoolImpl& pool) { generation = RunSlot(pool, index, replace); });
+  if (!posted) return posted;
+  if (!generation || !wait) return generation ? Status{} : std::unexpected(generation.error());
+  const std::string slot_name = "slot " + std::to_string(index);
+  std::unique_lock lock(mu);
+  std::optional<Error> interrupted;
+  Status ready = WaitPool(
+      lock, name, *wait,
+      [&](PoolImpl& pool) {
+        Slot* slot = index < pool.slots.size() ? pool.slots[index].get() : nullptr;
+        if (slot == nullptr || slot->remove) interrupted = Error(ErrorCode::kInvalidArgument, slot_name + " was removed");
+        else if (slot->held) interrupted = Error(ErrorCode::kStopped, slot_name + " was stopped meanwhile");
+        return interrupted || (slot->generation >= *generation &&
+                               (slot->state == WorkerState::kReady || slot->state == WorkerState::kBusy));
+      },
+      [&](PoolImpl& pool) {
+        const Slot& slot = *pool.slots[index];
+        return slot_name + " is " + std::string(WorkerStateName(slot.state)) +
+               (pool.last_error.empty() ? "" : "; last error: " + pool.last_error);
+      });
+  if (ready && interrupted) return std::unexpected(Error(interrupted->code(), "pool " + std::string(name) + ": " + interrupted->message()));
+  return ready;
+}
+
+std::expected<std::vector<SignalledWorker>, Error> Supervisor::Signal(std::string_view name,
+                                                                      std::optional<std::uint32_t> index, int signo) {
+  if (signo < 1 || signo > SIGRTMAX) {
+    return Fail(ErrorCode::kInvalidArgument, "signal " + std::to_string(signo) + " is not in 1.." + std::to_string(SIGRTMAX));
+  }
+  std::vector<SignalledWorker> sent;
+  Status signalled;
+  Status posted = impl_->PostToPool(name, [&](PoolImpl& pool) { signalled = impl_->SignalSlots(pool, index, signo, &sent); });
+  if (!posted) return std::unexpected(posted.error());
+  if (!signalled) return std::unexpected(signalled.error());
+  return sent;
+}
+
+std::expected<Slot*, Error> Supervisor::Impl::SlotFor(PoolImpl& pool, std::uint32_t index) {
+  const std::string& name = pool.config.name;
+  Slot* slot = index < pool.slots.size() ? pool.slots[index].get() : nullptr;
+  if (pool.state != PoolState::kRunning) {
+    if (index < pool.config.workers + pool.config.spare_workers) {
+      return Fail(ErrorCode::kPoolStopped, "pool " + name + " is " + std::string(PoolStateName(pool.state)));
+    }
+  } else if (slot != nullptr && !slot->remove) {
+    return slot;
+  }
+  return Fail(ErrorCode::kInvalidArgument, "pool " + name + " has no slot " + std::to_string(index) +
+                                               " (slots: " + SlotList(pool) + ")");
+}
+
+std::expected<pid_t, Error> Supervisor::Impl::HoldSlot(PoolImpl& pool, std::uint32_t index) {
+  auto found = SlotFor(pool, index);
+  if (!found) return std::unexpected(found.error());
+  Slot& slot = **found;
+  const pid_t pid = slot.worker && !slot.worker->reaped ? slot.worker->process.pid : 0;
+  if (!slot.held) slot.stop_outcome.reset();  // of an earlier stop
+  slot.held = true;
+  Apply(pool, slot, WorkerEvent::kHoldRequested);
+  return pid;
+}
+
+std::expected<std::uint64_t, Error> Supervisor::Impl::RunSlot(PoolImpl& pool, std::uint32_t index, bool replace) {
+  auto found = SlotFor(pool, index);
+  if (!found) return std::unexpected(found.error());
+  Slot& slot = **found;
+  const bool was_held = std::exchange(slot.held, false);
+  switch (slot.state) {
+    case WorkerState::kStopped: Apply(pool, slot, WorkerEvent::kStartRequested); return slot.generation;
+    case WorkerState::kBackoff:
+      if (replace) Apply(pool, slot, WorkerEvent::kBackoffEnded);
+      return slot.generation;
+    case WorkerState::kStopping:
+      // Held, or being replaced already: its exit now starts the next one at once.
+      if (was_held || replace) slot.worker->replace = true;
+      return slot.generation + 1;
+    case WorkerState::kStarting:
+    case WorkerState::kReady:
+    case WorkerState::kBusy:
+      if (!replace) return slot.generation;
+      slot.worker->replace = true;
+      Apply(pool, slot, WorkerEvent::kStopRequested);
+      return slot.generation + 1;
+    case WorkerState::kExited:
+    case WorkerState::kFatal: break;  // gone from a RUNNING pool's live slots
+  }
+  return slot.generation;
+}
+
+Status Supervisor::Impl::SignalSlots(PoolImpl& pool, std::optional<std::uint32_t> index, int signo,
+                                     std::vector<SignalledWorker>* sent) {
+  std::vector<Slot*> slots;
+  if (index) {
+    auto found = SlotFor(pool, *index);
+    if (!found) return std::unexpected(found.error());
+    slots.push_back(*found);
+  } else {
+    for (auto& slot : pool.slots) {
+      if (slot) slots.push_back(slot.get());
+    }
+  }
+  for (Slot* slot : slots) {
+    const std::shared_ptr<Worker>& worker = slot->worker;
+    // Unreaped, so the pidfd still names this process.
+    if (!worker || worker->reaped || !SendSignal(worker->process.pidfd.get(), signo)) continue;
+    sent->push_back({slot->index, worker->process.pid});
+  }
+  return {};
 }
 
 Status Supervisor::Resize(std::string_view name, std::uint32_t workers) {
@@ -1192,8 +1461,9 @@ void Supervisor::Impl::ApplyPool(const std::string& name, const config::PoolConf
   if (restart) RollingRestart(*pool);
 }
 
-std::vector<PoolStatus> Supervisor::Snapshot() const {
+std::vector<PoolStatus> Supervisor::Snapshot(SnapshotOptions options) const {
   std::vector<PoolStatus> out = impl_->SnapshotLocked();
+  if (!options.rss) return out;
   // /proc reads outside the mutex: a thousand of them would hold up callers.
   for (auto& pool : out) {
     for (auto& w : pool.workers) {
@@ -1212,7 +1482,7 @@ std::vector<PoolStatus> Supervisor::Impl::SnapshotLocked() const {
     PoolStatus status{name, pool->state, pool->last_error, kill_scope, pool->spawner,
                       pool->zygote ? pool->zygote->process.pid : 0,
                       pool->config.workers + pool->config.spare_workers, pool->waiting,
-                      pool->calls, pool->failures, pool->restarts, pool->kills, {}};
+                      pool->calls, pool->failures, pool->restarts, pool->kills, pool->durations, {}};
     for (const auto& slot : pool->slots) {
       if (!slot) continue;
       WorkerStatus w{slot->index, slot->state, 0, 0ns, 0, slot->generation, 0, slot->last_exit};

@@ -6,9 +6,11 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,13 +36,31 @@ std::string_view PoolStateName(PoolState state);  // "RUNNING", ...
 
 struct WorkerStatus {
   std::uint32_t slot = 0;
-  WorkerState state = WorkerState::kStarting;
-  pid_t pid = 0;                           // 0 when no process (backoff)
+  WorkerState state = WorkerState::kStarting;  // kStopped: held down by StopWorker()
+  pid_t pid = 0;                           // 0 when no process (backoff, stopped)
   std::chrono::nanoseconds uptime{0};      // since the worker became ready
   std::uint64_t calls = 0;                 // by this process
   std::uint64_t generation = 0;            // processes this slot has had
   std::uint64_t rss_bytes = 0;             // 0 when unknown
   std::optional<ExitInfo> last_exit;       // of the slot's previous process
+};
+
+// Upper bounds, in seconds, of the call duration histogram's buckets (the
+// Prometheus `le` values); the last is +Inf.
+inline constexpr std::array<double, 17> kCallDurationBounds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, std::numeric_limits<double>::infinity()};
+
+// How long answered calls took, as the caller saw it (from Pool::Call until the
+// worker's answer or failure, waiting for a free worker included). Calls that
+// got no worker (kOverloaded, kPoolStopped, a deadline passed in the queue) are
+// not in it.
+struct CallDurations {
+  // counts[i]: calls that took more than kCallDurationBounds[i-1] and at most
+  // kCallDurationBounds[i]. Not cumulative: Prometheus' `le` buckets are the
+  // running sums.
+  std::array<std::uint64_t, kCallDurationBounds.size()> counts{};
+  double sum_seconds = 0;
 };
 
 struct PoolStatus {
@@ -56,6 +76,7 @@ struct PoolStatus {
   std::map<std::string, std::uint64_t> failures;  // by ErrorCode name
   std::uint64_t restarts = 0;              // replacement workers started after a failure
   std::uint64_t kills = 0;                 // SIGKILLs sent
+  CallDurations durations;
   std::vector<WorkerStatus> workers;
 };
 
@@ -71,6 +92,20 @@ struct StopReport {
   std::vector<Entry> workers;
 };
 std::string_view StopOutcomeName(StopReport::Outcome outcome);  // "stopped", "killed", "already dead"
+
+// A worker Signal() reached.
+struct SignalledWorker {
+  std::uint32_t slot = 0;
+  pid_t pid = 0;
+  friend bool operator==(const SignalledWorker&, const SignalledWorker&) = default;
+};
+
+struct SnapshotOptions {
+  // Read each worker's resident set size from /proc (one open/read/close per
+  // worker, outside the supervisor's lock); false leaves rss_bytes 0 except
+  // where max_rss recycling already read it.
+  bool rss = true;
+};
 
 struct SupervisorOptions {
   std::string worker_path;     // sv-worker; default: next to this executable, then $SV_WORKER
@@ -126,8 +161,9 @@ class Supervisor {
   // nullptr for an unknown pool.
   Pool* pool(std::string_view name);
 
-  // Until every desired worker of `pool` is READY. kDeadlineExceeded,
-  // kStartFailed when the pool turned FATAL, kInvalidArgument for an unknown pool.
+  // Until every desired worker of `pool` is READY (a slot held STOPPED by
+  // StopWorker() is not waited for). kDeadlineExceeded, kStartFailed when the
+  // pool turned FATAL, kInvalidArgument for an unknown pool.
   [[nodiscard]] Status WaitReady(std::string_view pool, Deadline deadline);
   // Starts a stopped or FATAL pool (resetting its restart history).
   [[nodiscard]] Status Start(std::string_view pool);
@@ -135,15 +171,58 @@ class Supervisor {
   // flight get until stop_timeout, then everything left is killed. Blocks
   // until every worker is gone or `deadline`.
   [[nodiscard]] std::expected<StopReport, Error> Stop(std::string_view pool, Deadline deadline);
-  // Replaces the workers one at a time, each after its replacement is READY.
-  [[nodiscard]] Status Restart(std::string_view pool);
-  // Changes the number of workers in place.
+  // Replaces the workers one at a time, each after its replacement is READY
+  // (held slots are left alone); starts a stopped or FATAL pool. Without
+  // `wait` it returns once the restart has begun; with it, it blocks until
+  // every slot has been replaced and the pool is READY as WaitReady() means
+  // it: kDeadlineExceeded (the restart goes on), kStartFailed (FATAL),
+  // kPoolStopped (stopped meanwhile).
+  [[nodiscard]] Status Restart(std::string_view pool, std::optional<Deadline> wait = std::nullopt);
+  // Changes the number of workers in place. Slots are kept from the lowest
+  // index up, a held (STOPPED) slot counting as one: shrinking past it
+  // removes it and its hold; growing adds running slots and leaves it held.
   [[nodiscard]] Status Resize(std::string_view pool, std::uint32_t workers);
+
+  // --- One slot of a pool (`supervisorctl stop|start|restart|signal pool:N`).
+  // Slots are PoolStatus::workers[].slot. Each of these fails with
+  // kInvalidArgument for an unknown pool or slot (the message lists the
+  // pool's slots) and kPoolStopped when the pool is not RUNNING.
+
+  // Stops the slot's worker as Stop() stops a pool's (a stop request, a call
+  // in flight gets stop_timeout, then SIGKILL) and holds the slot down: it
+  // shows STOPPED, nothing restarts it (neither the restart policy nor
+  // Restart()), WaitReady() does not wait for it, and the pool's other
+  // workers serve, until StartWorker() or RestartWorker(). Blocks until the
+  // process is gone: the report's one entry; kDeadlineExceeded when
+  // `deadline` passes first (the hold stays and the stop goes on). A slot
+  // already without a process is reported "already dead", pid 0.
+  [[nodiscard]] std::expected<StopReport, Error> StopWorker(std::string_view pool, std::uint32_t slot,
+                                                            Deadline deadline);
+  // Lifts the hold of StopWorker() and starts a worker in the slot; nothing
+  // to do for a slot that is not held. With `wait`, blocks until the slot's
+  // worker is READY: kDeadlineExceeded, kStartFailed (the pool turned FATAL),
+  // kStopped (the slot was stopped again meanwhile).
+  [[nodiscard]] Status StartWorker(std::string_view pool, std::uint32_t slot,
+                                   std::optional<Deadline> wait = std::nullopt);
+  // Replaces the slot's worker: a stop request (a call in flight finishes
+  // first, within stop_timeout), then a new worker at once, outside the
+  // restart policy. A held slot is started; one backing off starts now. With
+  // `wait`, blocks as StartWorker() does until the replacement is READY.
+  [[nodiscard]] Status RestartWorker(std::string_view pool, std::uint32_t slot,
+                                     std::optional<Deadline> wait = std::nullopt);
+  // Sends `signo` (1..SIGRTMAX) through each pidfd to the worker process of
+  // `slot`, or of every slot: not to the zygote nor to the workers' own
+  // children. Slots without a live process are skipped. Returns who got it.
+  // A signal that ends a worker is a crash to the restart policy.
+  [[nodiscard]] std::expected<std::vector<SignalledWorker>, Error> Signal(std::string_view pool,
+                                                                          std::optional<std::uint32_t> slot,
+                                                                          int signo);
   // Applies a new config: adds, removes (stopping) and changes pools, resizing
   // when only the size changed and restarting workers otherwise.
   [[nodiscard]] Status Apply(const config::Config& config);
 
-  std::vector<PoolStatus> Snapshot() const;
+  // Every pool's status, in name order. Does not block on the event loop.
+  std::vector<PoolStatus> Snapshot(SnapshotOptions options = {}) const;
 
   struct Impl;
 

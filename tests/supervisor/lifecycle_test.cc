@@ -44,10 +44,35 @@ TEST(LifecycleTest, CrashesBackOffOrGiveUp) {
   EXPECT_EQ(Step(S::kStarting, E::kStartTimedOut), (Transition{S::kStopping, A::kKill}));
 }
 
+TEST(LifecycleTest, AHeldSlotStopsLikeAPoolAndParksOnExit) {
+  EXPECT_EQ(Step(S::kReady, E::kHoldRequested), (Transition{S::kStopping, A::kSendStop}));
+  EXPECT_EQ(Step(S::kBusy, E::kHoldRequested), (Transition{S::kStopping, A::kAwaitCall}));
+  EXPECT_EQ(Step(S::kStarting, E::kHoldRequested), (Transition{S::kStopping, A::kKill}));
+  EXPECT_EQ(Step(S::kBackoff, E::kHoldRequested), (Transition{S::kStopped, A::kPark}));
+  EXPECT_EQ(Step(S::kStopping, E::kHoldRequested), (Transition{S::kStopping, A::kNone}));
+  EXPECT_EQ(Step(S::kFatal, E::kHoldRequested), (Transition{S::kFatal, A::kNone}));
+  EXPECT_EQ(Step(S::kStopping, E::kExitedHeld), (Transition{S::kStopped, A::kPark}));
+  EXPECT_EQ(Step(S::kBusy, E::kExitedHeld), (Transition{S::kStopped, A::kPark}));
+}
+
+TEST(LifecycleTest, AStoppedSlotStartsOnlyOnRequestAndLeavesWithThePool) {
+  EXPECT_EQ(Step(S::kStopped, E::kStartRequested), (Transition{S::kStarting, A::kSpawn}));
+  EXPECT_EQ(Step(S::kStopped, E::kStopRequested), (Transition{S::kExited, A::kRemove}));
+  for (E event : {E::kReady, E::kStartTimedOut, E::kCallStarted, E::kCallFinished, E::kCallFailed, E::kStopTimedOut,
+                  E::kBackoffEnded, E::kHoldRequested, E::kExitedStop, E::kExitedHeld, E::kExitedReplace,
+                  E::kExitedBackoff, E::kExitedFatal}) {
+    EXPECT_EQ(Step(S::kStopped, event), (Transition{S::kStopped, A::kNone})) << WorkerEventName(event);
+  }
+  for (S state : {S::kStarting, S::kReady, S::kBusy, S::kStopping, S::kBackoff, S::kExited, S::kFatal}) {
+    EXPECT_EQ(Step(state, E::kStartRequested), (Transition{state, A::kNone})) << WorkerStateName(state);
+  }
+  EXPECT_EQ(WorkerStateName(S::kStopped), "STOPPED");
+}
+
 TEST(LifecycleTest, StaleEventsChangeNothing) {
   for (S state : {S::kExited, S::kFatal}) {
     for (E event : {E::kReady, E::kStartTimedOut, E::kCallStarted, E::kCallFinished, E::kStopTimedOut,
-                    E::kBackoffEnded, E::kExitedBackoff}) {
+                    E::kBackoffEnded, E::kExitedBackoff, E::kExitedHeld, E::kStartRequested}) {
       EXPECT_EQ(Step(state, event), (Transition{state, A::kNone})) << WorkerStateName(state) << " "
                                                                     << WorkerEventName(event);
     }

@@ -537,6 +537,138 @@ TEST(SupervisorTest, ProbeAcceptsALoadablePluginEvenIfItCannotBeForked) {
   EXPECT_NE(refused->find("plugin ABI"), std::string::npos) << *refused;
 }
 
+TEST(SupervisorTest, CallDurationsCountEveryAnsweredCallInItsBucket) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->pool("m")->Call("echo", "x"));
+  ASSERT_FALSE(s->pool("m")->Call("hang_futex", "", Deadline::After(300ms)));
+  const CallDurations d = StatusOf(*s, "m").durations;
+  std::uint64_t total = 0, slow = 0;
+  for (std::size_t i = 0; i < d.counts.size(); ++i) {
+    total += d.counts[i];
+    // The hung call: past 250 ms, within 500 ms (or later on a loaded machine).
+    if (kCallDurationBounds[i] > 0.25) slow += d.counts[i];
+  }
+  EXPECT_EQ(total, 21u);
+  EXPECT_EQ(slow, 1u);
+  EXPECT_GE(d.sum_seconds, 0.3);
+  EXPECT_EQ(kCallDurationBounds.back(), std::numeric_limits<double>::infinity());
+}
+
+TEST(SupervisorTest, SnapshotReadsRssOnlyWhenAsked) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  for (const auto& w : StatusOf(*s, "echo").workers) EXPECT_GT(w.rss_bytes, 0u);
+  for (const auto& pool : s->Snapshot({.rss = false})) {
+    for (const auto& w : pool.workers) EXPECT_EQ(w.rss_bytes, 0u);
+  }
+}
+
+TEST(SupervisorTest, AStoppedSlotStaysDownUntilStartedAndTheOthersServe) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  const WorkerStatus before = StatusOf(*s, "echo").workers.at(1);
+  auto report = s->StopWorker("echo", 1, Soon());
+  ASSERT_TRUE(report) << report.error().ToString();
+  ASSERT_EQ(report->workers.size(), 1u);
+  EXPECT_EQ(report->workers[0].slot, 1u);
+  EXPECT_EQ(report->workers[0].pid, before.pid);
+  EXPECT_EQ(report->workers[0].outcome, StopReport::Outcome::kGraceful);
+  EXPECT_TRUE(Eventually([&] { return Gone(before.pid); }));
+  // Held: ready without it, calls served by the other, nothing restarts it.
+  ASSERT_TRUE(s->WaitReady("echo", Soon()));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->pool("echo")->Call("echo", "x"));
+  WorkerStatus held = StatusOf(*s, "echo").workers.at(1);
+  EXPECT_EQ(held.state, WorkerState::kStopped);
+  EXPECT_EQ(held.pid, 0);
+  EXPECT_EQ(held.generation, before.generation);
+  EXPECT_EQ(StatusOf(*s, "echo").restarts, 0u);
+  // Stopping it again reports nothing to stop.
+  auto again = s->StopWorker("echo", 1, Soon());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->workers.at(0).outcome, StopReport::Outcome::kAlreadyDead);
+  ASSERT_TRUE(s->StartWorker("echo", 1, Soon()));
+  const WorkerStatus after = StatusOf(*s, "echo").workers.at(1);
+  EXPECT_EQ(after.state, WorkerState::kReady);
+  EXPECT_EQ(after.generation, before.generation + 1);
+}
+
+TEST(SupervisorTest, RestartWorkerReplacesOnlyItsSlot) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  const PoolStatus before = StatusOf(*s, "echo");
+  ASSERT_TRUE(s->RestartWorker("echo", 1, Soon()));
+  const PoolStatus after = StatusOf(*s, "echo");
+  EXPECT_EQ(after.workers.at(0).pid, before.workers.at(0).pid);
+  EXPECT_NE(after.workers.at(1).pid, before.workers.at(1).pid);
+  EXPECT_EQ(after.workers.at(1).state, WorkerState::kReady);
+  EXPECT_EQ(after.restarts, 0u);
+  EXPECT_TRUE(Eventually([&] { return Gone(before.workers.at(1).pid); }));
+}
+
+TEST(SupervisorTest, AnUnknownSlotIsInvalidArgumentNamingThePoolsSlots) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  auto stopped = s->StopWorker("echo", 7, Soon());
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(stopped.error().message().find("slots: 0-1"), std::string::npos) << stopped.error().message();
+  EXPECT_EQ(s->StartWorker("echo", 2).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s->RestartWorker("nope", 0).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s->Signal("echo", 9, SIGCONT).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s->Signal("echo", std::nullopt, 0).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(SupervisorTest, SignalReachesTheWorkersAndNotTheZygote) {
+  auto s = Start({MakePool("echo", "echo", 2)});
+  ASSERT_TRUE(s);
+  const PoolStatus before = StatusOf(*s, "echo");
+  auto all = s->Signal("echo", std::nullopt, SIGCONT);
+  ASSERT_TRUE(all) << all.error().ToString();
+  EXPECT_EQ(*all, (std::vector<SignalledWorker>{{0, before.workers[0].pid}, {1, before.workers[1].pid}}));
+  auto one = s->Signal("echo", 0, SIGKILL);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(*one, (std::vector<SignalledWorker>{{0, before.workers[0].pid}}));
+  EXPECT_TRUE(Eventually([&] { return Gone(before.workers[0].pid); }));
+  ASSERT_TRUE(s->WaitReady("echo", Soon()));
+  const PoolStatus after = StatusOf(*s, "echo");
+  EXPECT_EQ(after.workers.at(1).pid, before.workers.at(1).pid);
+  EXPECT_EQ(after.zygote_pid, before.zygote_pid);
+}
+
+TEST(SupervisorTest, RestartWithAWaitReturnsOnceEveryWorkerIsReplacedAndLeavesAHeldSlotDown) {
+  auto s = Start({MakePool("echo", "echo", 3)});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->StopWorker("echo", 2, Soon()));
+  const PoolStatus before = StatusOf(*s, "echo");
+  Status restarted = s->Restart("echo", Soon());
+  ASSERT_TRUE(restarted) << restarted.error().ToString();
+  const PoolStatus after = StatusOf(*s, "echo");
+  for (int i : {0, 1}) {
+    EXPECT_NE(after.workers.at(i).pid, before.workers.at(i).pid);
+    EXPECT_EQ(after.workers.at(i).state, WorkerState::kReady);
+  }
+  EXPECT_EQ(after.workers.at(2).state, WorkerState::kStopped);
+  Status late = s->Restart("echo", Deadline::After(0ms));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), ErrorCode::kDeadlineExceeded) << late.error().ToString();
+  ASSERT_TRUE(s->Restart("echo", Soon()));  // the one that timed out goes on meanwhile
+}
+
+TEST(SupervisorTest, ShrinkingPastAHeldSlotRemovesItAndGrowingLeavesItHeld) {
+  auto s = Start({MakePool("echo", "echo", 3)});
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->StopWorker("echo", 1, Soon()));
+  ASSERT_TRUE(s->Resize("echo", 4));
+  ASSERT_TRUE(s->WaitReady("echo", Soon()));
+  PoolStatus grown = StatusOf(*s, "echo");
+  ASSERT_EQ(grown.workers.size(), 4u);
+  EXPECT_EQ(grown.workers.at(1).state, WorkerState::kStopped);
+  ASSERT_TRUE(s->Resize("echo", 1));
+  ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "echo").workers.size() == 1u; }));
+  EXPECT_EQ(s->StartWorker("echo", 1).error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(SupervisorTest, DestroyingTheSupervisorLeavesNoWorker) {
   pid_t pid = 0;
   {
