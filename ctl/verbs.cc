@@ -1,0 +1,629 @@
+// The verbs that talk to the daemon: requests, output and exit codes.
+#include "ctl/verbs.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+#include "ctl/status.h"
+
+namespace sv::ctl {
+namespace {
+
+using namespace std::chrono_literals;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+// How long the client waits past the wait it asked the daemon for, for the
+// answer to arrive.
+constexpr auto kGrace = 2s;
+// Waits when no --timeout is given: the daemon's own defaults (docs/api.md)
+// for start/stop/restart, generous ones elsewhere; no verb waits forever.
+constexpr auto kQuickWait = 10s;
+constexpr auto kStartWait = 10s;
+constexpr auto kStopWait = 30s;
+constexpr auto kLongWait = 60s;
+constexpr auto kPoolsWait = 1s;       // _pools: completion must not stall the shell
+constexpr auto kFollowPoll = 30s;     // tail -f: the longest single wait_ms
+
+// The parsed JSON object of a body; null when it is not one.
+Object::Ptr ParseObject(const std::string& body) {
+  try {
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var value = parser.parse(body);
+    if (value.type() == typeid(Object::Ptr)) return value.extract<Object::Ptr>();
+  } catch (const Poco::Exception&) {
+  }
+  return nullptr;
+}
+
+std::string StringOr(const Object& object, const std::string& key, std::string fallback = "") {
+  Poco::Dynamic::Var value = object.get(key);
+  return value.isString() ? value.extract<std::string>() : fallback;
+}
+
+std::int64_t IntOr(const Object& object, const std::string& key, std::int64_t fallback = 0) {
+  Poco::Dynamic::Var value = object.get(key);
+  return value.isInteger() ? value.convert<Poco::Int64>() : fallback;
+}
+
+Array::Ptr ArrayOf(const Object& object, const std::string& key) {
+  Poco::Dynamic::Var value = object.get(key);
+  if (value.type() == typeid(Array::Ptr)) return value.extract<Array::Ptr>();
+  return new Array();
+}
+
+Object::Ptr ObjectAt(const Array& array, std::size_t i) {
+  Poco::Dynamic::Var value = array.get(i);
+  return value.type() == typeid(Object::Ptr) ? value.extract<Object::Ptr>() : new Object();
+}
+
+std::vector<std::string> Strings(const Array& array) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    if (array.get(i).isString()) out.push_back(array.get(i).extract<std::string>());
+  }
+  return out;
+}
+
+std::string Stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+// A JSON error object made by the client, in the API's shape.
+std::string ClientErrorJson(std::string_view code, std::string_view message) {
+  return "{\"error\": {\"code\": " + JsonQuote(code) + ", \"message\": " + JsonQuote(message) + "}}";
+}
+
+std::string ApiPath(const Target& target, std::string_view op) {
+  std::string path = "/v1/pools/" + UrlEncode(target.pool);
+  if (target.slot) path += "/workers/" + std::to_string(*target.slot);
+  return op.empty() ? path : path + "/" + std::string(op);
+}
+
+// The worker object with `slot` from a pool's JSON; "null" when there is none.
+std::string WorkerJson(const std::string& pool_body, std::uint32_t slot) {
+  Object::Ptr pool = ParseObject(pool_body);
+  if (pool.isNull()) return "null";
+  Array::Ptr workers = ArrayOf(*pool, "workers");
+  for (std::size_t i = 0; i < workers->size(); ++i) {
+    Object::Ptr worker = ObjectAt(*workers, i);
+    if (IntOr(*worker, "slot", -1) == slot) return Stringify(worker);
+  }
+  return "null";
+}
+
+bool Ok(const Response& response) { return response.status >= 200 && response.status < 300; }
+
+std::string ApiCode(const std::string& body) {
+  Object::Ptr root = ParseObject(body);
+  if (root.isNull() || root->getObject("error").isNull()) return "";
+  return StringOr(*root->getObject("error"), "code");
+}
+
+// Runs one command; holds the deadline every request shares and the exit code
+// so far. Not reusable.
+class Runner {
+ public:
+  Runner(const Command& command, const Client& client, const std::string& config, Streams io)
+      : command_(command), client_(client), config_(config), io_(io) {
+    if (command.timeout) overall_ = Deadline::After(*command.timeout);
+  }
+
+  int Run();
+
+ private:
+  // Sends a request that waits up to `default_wait` (or --timeout); reports a
+  // failed exchange on err and records its exit code.
+  std::optional<Response> Send(std::string_view method, const std::string& path, std::string_view body,
+                               std::chrono::nanoseconds default_wait);
+  Deadline RequestDeadline(std::chrono::nanoseconds default_wait) const;
+  // {"timeout_ms": N} with what is left of --timeout; "{}" without one.
+  std::string TimeoutBody() const;
+  std::string TimeoutQuery(char separator) const;
+
+  // Reports an error answer about `what` and records its exit code.
+  void ReportApiError(std::string_view what, const Response& response);
+  void Fail(int code) { exit_ = WorseExitCode(exit_, code); }
+  // One request whose success `print` shows to a person; --json prints the body.
+  int Single(std::string_view method, const std::string& path, std::string_view body,
+             std::chrono::nanoseconds wait, std::string_view what, const std::function<void(const Object&)>& print);
+  std::optional<std::vector<std::string>> PoolNames(std::chrono::nanoseconds wait);
+  std::optional<std::vector<Target>> ExpandAll();
+
+  int Status();
+  int StatusOfTargets();
+  int Lifecycle();
+  void PrintLifecycle(const Target& target, const Object& answer);
+  int Changes(bool update);
+  int Scale();
+  int SignalWorkers();
+  int Pid();
+  int Tail();
+  bool PrintLogs(const Response& response, std::int64_t& next);
+  int Call();
+  int Shutdown();
+  int Version();
+  int Pools();
+
+  const Command& command_;
+  const Client& client_;
+  const std::string& config_;
+  Streams io_;
+  Deadline overall_ = Deadline::Infinite();
+  int exit_ = kExitOk;
+};
+
+std::optional<Response> Runner::Send(std::string_view method, const std::string& path, std::string_view body,
+                                     std::chrono::nanoseconds default_wait) {
+  auto response = client_.Send(method, path, body, RequestDeadline(default_wait));
+  if (response) return std::move(*response);
+  if (command_.verb != Verb::kPools) {
+    io_.err << "supervisorctl: " << DescribeClientError(response.error(), client_.socket_path(), config_) << "\n";
+  }
+  Fail(ExitCodeForClientError(response.error()));
+  return std::nullopt;
+}
+
+Deadline Runner::RequestDeadline(std::chrono::nanoseconds default_wait) const {
+  if (!command_.timeout) return Deadline::After(default_wait + kGrace);
+  if (overall_.infinite()) return overall_;
+  return Deadline::At(overall_.when() + kGrace);
+}
+
+std::string Runner::TimeoutBody() const {
+  if (!command_.timeout) return "{}";
+  return "{\"timeout_ms\": " + std::to_string(std::max(1, overall_.RemainingMillis())) + "}";
+}
+
+std::string Runner::TimeoutQuery(char separator) const {
+  if (!command_.timeout) return "";
+  return separator + std::string("timeout_ms=") + std::to_string(std::max(1, overall_.RemainingMillis()));
+}
+
+void Runner::ReportApiError(std::string_view what, const Response& response) {
+  io_.err << what << ": ERROR (" << DescribeApiError(response.status, response.body) << ")\n";
+  Fail(ExitCodeForApiError(response.status, ApiCode(response.body)));
+}
+
+int Runner::Single(std::string_view method, const std::string& path, std::string_view body,
+                   std::chrono::nanoseconds wait, std::string_view what,
+                   const std::function<void(const Object&)>& print) {
+  auto response = Send(method, path, body, wait);
+  if (!response) return exit_;
+  if (command_.json) io_.out << response->body << "\n";
+  if (!Ok(*response)) {
+    if (command_.json) Fail(ExitCodeForApiError(response->status, ApiCode(response->body)));
+    if (!command_.json) ReportApiError(what, *response);
+    return exit_;
+  }
+  if (command_.json) return exit_;
+  Object::Ptr answer = ParseObject(response->body);
+  print(answer.isNull() ? Object() : *answer);
+  return exit_;
+}
+
+std::optional<std::vector<std::string>> Runner::PoolNames(std::chrono::nanoseconds wait) {
+  auto response = Send("GET", "/v1/pools", "", wait);
+  if (!response) return std::nullopt;
+  if (!Ok(*response)) {
+    if (command_.verb != Verb::kPools) ReportApiError("pools", *response);
+    return std::nullopt;
+  }
+  Object::Ptr root = ParseObject(response->body);
+  if (root.isNull()) return std::vector<std::string>{};
+  std::vector<std::string> names;
+  Array::Ptr pools = ArrayOf(*root, "pools");
+  for (std::size_t i = 0; i < pools->size(); ++i) names.push_back(StringOr(*ObjectAt(*pools, i), "name"));
+  return names;
+}
+
+// The command's targets with `all` replaced by every pool, in name order.
+std::optional<std::vector<Target>> Runner::ExpandAll() {
+  std::vector<Target> targets;
+  for (const Target& target : command_.targets) {
+    if (!target.all) {
+      targets.push_back(target);
+      continue;
+    }
+    auto names = PoolNames(kQuickWait);
+    if (!names) return std::nullopt;
+    for (std::string& name : *names) targets.push_back(Target{.pool = std::move(name)});
+  }
+  return targets;
+}
+
+int Runner::Status() {
+  const bool any_all = std::ranges::any_of(command_.targets, [](const Target& t) { return t.all; });
+  if (!command_.targets.empty() && !any_all) return StatusOfTargets();
+  auto response = Send("GET", "/v1/pools", "", kQuickWait);
+  if (!response) return exit_;
+  if (!Ok(*response)) {
+    ReportApiError("status", *response);
+    return exit_;
+  }
+  auto pools = ParsePoolList(response->body);
+  if (!pools) {
+    io_.err << "supervisorctl: " << pools.error() << "\n";
+    return kExitFailed;
+  }
+  if (command_.json) io_.out << response->body << "\n";
+  std::vector<StatusLine> lines;
+  bool running = true;
+  for (const PoolStatus& pool : *pools) {
+    auto rows = StatusLines(pool);
+    lines.insert(lines.end(), std::make_move_iterator(rows->begin()), std::make_move_iterator(rows->end()));
+    running = running && IsRunning(pool);
+  }
+  if (!command_.json) io_.out << FormatStatusTable(lines);
+  return StatusExitCode(false, running);
+}
+
+// status with named pools and workers: one GET per pool named, kept for the
+// pool's other targets. --json: {"<target>": <pool or worker object>, ...}.
+int Runner::StatusOfTargets() {
+  std::map<std::string, std::optional<Response>> answers;
+  std::vector<StatusLine> lines;
+  std::string json;
+  bool unknown = false, running = true;
+  for (const Target& target : command_.targets) {
+    auto [it, fresh] = answers.try_emplace(target.pool);
+    if (fresh) it->second = Send("GET", ApiPath(Target{.pool = target.pool}, ""), "", kQuickWait);
+    if (!it->second) return exit_;  // the daemon is unreachable
+    const Response& response = *it->second;
+    std::string value = response.body;
+    if (!Ok(response)) {
+      ReportApiError(target.ToString(), response);
+      unknown = unknown || response.status == 404;
+      running = false;
+    } else if (auto pool = ParsePoolStatus(response.body); !pool) {
+      io_.err << "supervisorctl: " << pool.error() << "\n";
+      return kExitFailed;
+    } else if (auto rows = StatusLines(*pool, target.slot); !rows) {
+      io_.err << target.ToString() << ": ERROR (no such worker)\n";
+      value = ClientErrorJson("NotFound", "no worker " + target.ToString());
+      unknown = true;
+    } else {
+      lines.insert(lines.end(), rows->begin(), rows->end());
+      running = running && IsRunning(*pool, target.slot);
+      if (target.slot && command_.json) value = WorkerJson(response.body, *target.slot);
+    }
+    json += (json.empty() ? "{" : ", ") + JsonQuote(target.ToString()) + ": " + value;
+  }
+  if (command_.json) io_.out << json << "}\n";
+  if (!command_.json) io_.out << FormatStatusTable(lines);
+  return WorseExitCode(exit_, StatusExitCode(unknown, running));
+}
+
+void Runner::PrintLifecycle(const Target& target, const Object& answer) {
+  const std::string name = target.ToString();
+  if (command_.verb == Verb::kStart) io_.out << name << ": started\n";
+  if (command_.verb == Verb::kRestart) io_.out << name << ": restarted\n";
+  if (command_.verb != Verb::kStop) return;
+  Array::Ptr workers = ArrayOf(answer, "workers");
+  if (workers->size() == 0) io_.out << name << ": stopped\n";
+  for (std::size_t i = 0; i < workers->size(); ++i) {
+    const Object& worker = *ObjectAt(*workers, i);
+    const std::string outcome = StringOr(worker, "outcome", "stopped");
+    io_.out << target.pool << ":" << IntOr(worker, "slot") << ": " << outcome;
+    if (IntOr(worker, "pid") > 0) io_.out << " (pid " << IntOr(worker, "pid");
+    if (outcome == "killed") io_.out << (IntOr(worker, "pid") > 0 ? ", " : " (") << "did not stop within stop_timeout";
+    if (IntOr(worker, "pid") > 0 || outcome == "killed") io_.out << ")";
+    io_.out << "\n";
+  }
+}
+
+// start, stop, restart: one POST per target, in order; a failed target does
+// not stop the others.
+int Runner::Lifecycle() {
+  auto targets = ExpandAll();
+  if (!targets) return exit_;
+  const std::string op(VerbName(command_.verb));
+  const auto wait = command_.verb == Verb::kStart ? kStartWait : kStopWait;
+  std::string json;
+  for (const Target& target : *targets) {
+    auto response = Send("POST", ApiPath(target, op), TimeoutBody(), wait);
+    if (!response) return exit_;
+    json += (json.empty() ? "{" : ", ") + JsonQuote(target.ToString()) + ": " + response->body;
+    if (!Ok(*response)) {
+      if (command_.json) Fail(ExitCodeForApiError(response->status, ApiCode(response->body)));
+      if (!command_.json) ReportApiError(target.ToString(), *response);
+      continue;
+    }
+    Object::Ptr answer = ParseObject(response->body);
+    if (!command_.json) PrintLifecycle(target, answer.isNull() ? Object() : *answer);
+  }
+  if (command_.json) io_.out << (json.empty() ? "{" : json) << "}\n";
+  return exit_;
+}
+
+// reread and update: what would change, or what did.
+int Runner::Changes(bool update) {
+  std::string body = "{}";
+  if (update && !command_.targets.empty()) {
+    body = "{\"pools\": [";
+    for (std::size_t i = 0; i < command_.targets.size(); ++i) {
+      body += (i == 0 ? "" : ", ") + JsonQuote(command_.targets[i].pool);
+    }
+    body += "]}";
+  }
+  static constexpr std::array<std::array<std::string_view, 3>, 4> kWords = {{
+      {"added", "available", "added"},
+      {"removed", "disappeared", "removed"},
+      {"changed", "changed", "changed, restarted"},
+      {"resized", "resized", "resized"},
+  }};
+  return Single("POST", update ? "/v1/update" : "/v1/reread", body, update ? kLongWait : kQuickWait,
+                update ? "update" : "reread", [&](const Object& answer) {
+                  bool any = false;
+                  for (const auto& words : kWords) {
+                    for (const std::string& name : Strings(*ArrayOf(answer, std::string(words[0])))) {
+                      io_.out << name << ": " << words[update ? 2 : 1] << "\n";
+                      any = true;
+                    }
+                  }
+                  if (!any) io_.out << "no config updates to pools\n";
+                });
+}
+
+int Runner::Scale() {
+  const Target& target = command_.targets[0];
+  return Single("POST", ApiPath(target, "scale"), "{\"workers\": " + std::to_string(command_.workers) + "}",
+                kQuickWait, target.pool, [&](const Object& answer) {
+                  const auto n = IntOr(answer, "workers", command_.workers);
+                  io_.out << target.pool << ": " << n << (n == 1 ? " worker\n" : " workers\n");
+                });
+}
+
+int Runner::SignalWorkers() {
+  const Target& target = command_.targets[0];
+  return Single("POST", ApiPath(target, "signal"), "{\"signal\": " + JsonQuote(command_.signal) + "}", kQuickWait,
+                target.ToString(), [&](const Object& answer) {
+                  Array::Ptr signalled = ArrayOf(answer, "signalled");
+                  if (signalled->size() == 0) io_.out << target.ToString() << ": no worker to signal\n";
+                  for (std::size_t i = 0; i < signalled->size(); ++i) {
+                    const Object& worker = *ObjectAt(*signalled, i);
+                    io_.out << target.pool << ":" << IntOr(worker, "slot") << ": signalled (pid "
+                            << IntOr(worker, "pid") << ")\n";
+                  }
+                });
+}
+
+int Runner::Pid() {
+  if (command_.targets.empty()) {
+    return Single("GET", "/v1/version", "", kQuickWait, "pid",
+                  [&](const Object& answer) { io_.out << IntOr(answer, "pid") << "\n"; });
+  }
+  const Target& target = command_.targets[0];
+  int code = Single("GET", ApiPath({.pool = target.pool}, ""), "", kQuickWait, target.pool, [&](const Object& pool) {
+    Array::Ptr workers = ArrayOf(pool, "workers");
+    bool found = false;
+    for (std::size_t i = 0; i < workers->size(); ++i) {
+      const Object& worker = *ObjectAt(*workers, i);
+      if (target.slot && IntOr(worker, "slot", -1) != *target.slot) continue;
+      found = true;
+      io_.out << IntOr(worker, "pid") << "\n";
+    }
+    if (target.slot && !found) {
+      io_.err << target.ToString() << ": ERROR (no such worker)\n";
+      Fail(kExitUnknown);
+    }
+  });
+  return WorseExitCode(code, exit_);
+}
+
+// Prints a logs answer's lines (or, --json, the answer) and moves `next` on.
+// False when the answer is an error or not the API's shape.
+bool Runner::PrintLogs(const Response& response, std::int64_t& next) {
+  if (!Ok(response)) {
+    ReportApiError(command_.targets[0].pool, response);
+    return false;
+  }
+  Object::Ptr answer = ParseObject(response.body);
+  if (answer.isNull()) {
+    io_.err << "supervisorctl: unexpected answer from the daemon: " << response.body.substr(0, 200) << "\n";
+    Fail(kExitFailed);
+    return false;
+  }
+  Array::Ptr lines = ArrayOf(*answer, "lines");
+  if (command_.json && (lines->size() > 0 || next < 0)) io_.out << response.body << "\n";
+  if (const auto dropped = IntOr(*answer, "dropped"); dropped > 0 && next >= 0) {
+    io_.err << "supervisorctl: " << dropped << (dropped == 1 ? " line" : " lines") << " dropped\n";
+  }
+  for (std::size_t i = 0; i < lines->size() && !command_.json; ++i) io_.out << StringOr(*ObjectAt(*lines, i), "text") << "\n";
+  io_.out.flush();
+  next = IntOr(*answer, "next", next);
+  return io_.out.good();
+}
+
+// tail: the last N lines; -f then long-polls with after=next until --timeout
+// passes or the process is interrupted.
+int Runner::Tail() {
+  const std::string base = ApiPath(command_.targets[0], "logs") + "?stream=" + command_.stream;
+  auto first = Send("GET", base + "&tail=" + std::to_string(command_.lines), "", kQuickWait);
+  std::int64_t next = -1;
+  if (!first || !PrintLogs(*first, next) || !command_.follow) return exit_;
+  while (!overall_.Expired()) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::min<std::chrono::nanoseconds>(overall_.Remaining(), kFollowPoll));
+    const std::string path =
+        base + "&after=" + std::to_string(next) + "&wait_ms=" + std::to_string(std::max<std::int64_t>(1, wait.count()));
+    auto response = client_.Send("GET", path, "", Deadline::After(wait + kGrace));
+    if (!response) {
+      io_.err << "supervisorctl: " << DescribeClientError(response.error(), client_.socket_path(), config_) << "\n";
+      return WorseExitCode(exit_, ExitCodeForClientError(response.error()));
+    }
+    if (!PrintLogs(*response, next)) return exit_;
+  }
+  return exit_;
+}
+
+// The input of `call` as the command gives it: DATA, @file, - (stdin), none.
+std::expected<std::string, std::string> ReadInput(const std::optional<std::string>& spec, std::istream& in) {
+  if (!spec) return std::string();
+  if (*spec == "-") return std::string(std::istreambuf_iterator<char>(in), {});
+  if (!spec->starts_with('@')) return *spec;
+  std::ifstream file(spec->substr(1), std::ios::binary);
+  if (!file) return std::unexpected("cannot read " + spec->substr(1) + ": " + std::strerror(errno));
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+int Runner::Call() {
+  const Target& target = command_.targets[0];
+  auto input = ReadInput(command_.input, io_.in);
+  if (!input) {
+    io_.err << "supervisorctl: " << input.error() << "\n";
+    return kExitFailed;
+  }
+  const std::string path = ApiPath(target, "call") + "?method=" + UrlEncode(command_.method) + TimeoutQuery('&');
+  auto response = Send("POST", path, *input, kLongWait);
+  if (!response) return exit_;
+  if (Ok(*response)) {
+    io_.out << response->body;
+    io_.out.flush();
+    return io_.out.good() ? kExitOk : kExitFailed;
+  }
+  if (command_.json) io_.err << response->body << "\n";
+  if (!command_.json) io_.err << target.pool << "." << command_.method << ": ERROR ("
+                              << DescribeApiError(response->status, response->body) << ")\n";
+  return ExitCodeForApiError(response->status, ApiCode(response->body));
+}
+
+int Runner::Shutdown() {
+  return Single("POST", "/v1/shutdown", "{}", kQuickWait, "shutdown",
+                [&](const Object&) { io_.out << "shutting down\n"; });
+}
+
+int Runner::Version() {
+  return Single("GET", "/v1/version", "", kQuickWait, "version", [&](const Object& v) {
+    io_.out << StringOr(v, "name", "supervisor") << " " << StringOr(v, "version", "?") << " (api " << IntOr(v, "api")
+            << "), pid " << IntOr(v, "pid") << ", uptime " << FormatUptime(std::chrono::milliseconds(IntOr(v, "uptime_ms")))
+            << ", config " << StringOr(v, "config") << "\n";
+  });
+}
+
+// _pools: names for completion; silent on every failure.
+int Runner::Pools() {
+  auto names = PoolNames(kPoolsWait);
+  if (!names) return kExitFailed;
+  for (const std::string& name : *names) io_.out << name << "\n";
+  return kExitOk;
+}
+
+int Runner::Run() {
+  switch (command_.verb) {
+    case Verb::kStatus: return Status();
+    case Verb::kStart:
+    case Verb::kStop:
+    case Verb::kRestart: return Lifecycle();
+    case Verb::kReread: return Changes(false);
+    case Verb::kUpdate: return Changes(true);
+    case Verb::kScale: return Scale();
+    case Verb::kSignal: return SignalWorkers();
+    case Verb::kPid: return Pid();
+    case Verb::kTail: return Tail();
+    case Verb::kCall: return Call();
+    case Verb::kShutdown: return Shutdown();
+    case Verb::kVersion: return Version();
+    case Verb::kPools: return Pools();
+    case Verb::kCheckConfig:
+    case Verb::kHelp: break;
+  }
+  SV_CHECK(false && "help and check-config run without the daemon");
+  return kExitFailed;
+}
+
+bool Unreachable(const Error& error) {
+  if (error.code() != ErrorCode::kSystem) return false;
+  switch (error.sys_errno()) {
+    case ENOENT:
+    case ECONNREFUSED:
+    case EACCES:
+    case EPERM:
+    case ENOTDIR:
+    case ENOTSOCK:
+    case ENAMETOOLONG: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+int RunVerb(const Command& command, const Client& client, const std::string& config, Streams io) {
+  return Runner(command, client, config, io).Run();
+}
+
+int ExitCodeForApiError(int http_status, std::string_view code) {
+  if (code == "NotFound" || code == "Forbidden" || http_status == 404 || http_status == 403) return kExitUnknown;
+  if (code == "BadRequest") return kExitUsage;
+  return kExitFailed;
+}
+
+int ExitCodeForClientError(const Error& error) { return Unreachable(error) ? kExitUnknown : kExitFailed; }
+
+int WorseExitCode(int a, int b) {
+  static constexpr std::array<int, 5> kOrder = {kExitOk, kExitNotRunning, kExitFailed, kExitUsage, kExitUnknown};
+  auto rank = [](int code) { return std::ranges::find(kOrder, code) - kOrder.begin(); };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+std::string DescribeApiError(int http_status, std::string_view body) {
+  Object::Ptr root = ParseObject(std::string(body));
+  Object::Ptr error = root.isNull() ? nullptr : root->getObject("error");
+  if (error.isNull()) {
+    std::string text = "HTTP " + std::to_string(http_status);
+    if (!body.empty()) text += ": " + std::string(body.substr(0, 200));
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+  std::string text = StringOr(*error, "code", "HTTP " + std::to_string(http_status));
+  if (error->has("plugin_code")) text += " (plugin code " + std::to_string(IntOr(*error, "plugin_code")) + ")";
+  if (root->has("plugin_code")) text += " (plugin code " + std::to_string(IntOr(*root, "plugin_code")) + ")";
+  const std::string message = StringOr(*error, "message");
+  return message.empty() ? text : text + ": " + message;
+}
+
+std::string DescribeClientError(const Error& error, const std::string& socket, const std::string& config) {
+  if (error.code() == ErrorCode::kDeadlineExceeded) return "no answer from the supervisor at " + socket + " in time";
+  if (!Unreachable(error)) return error.ToString();
+  std::string text = "cannot reach the supervisor at " + socket + ": " + std::strerror(error.sys_errno());
+  if (error.sys_errno() == EACCES || error.sys_errno() == EPERM) {
+    return text + " (run as the daemon's user, or as a member of supervisor.socket_group)";
+  }
+  return text + " (is it running? start it with: supervisor -c " + (config.empty() ? "pools.yaml" : config) + ")";
+}
+
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace sv::ctl
