@@ -1,0 +1,434 @@
+// End to end: the real `supervisor` daemon in a temp dir, driven by the real
+// supervisorctl binary and by raw HTTP over its Unix socket.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/helpers/daemon_process.h"
+
+namespace sv::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Poco::JSON::Object;
+
+Deadline Soon() { return Deadline::After(20s); }
+
+// echo: 2 workers. hang: the misbehaving plugin, quick to kill on stop.
+constexpr const char* kPools = R"(
+pools:
+  echo:
+    plugin: @PLUGINS@/libecho_plugin.so
+    workers: 2
+  hang:
+    plugin: @HELPERS@/libmisbehave_plugin.so
+    workers: 1
+    stop_timeout: 200ms
+    call_timeout: 60s
+)";
+
+Object::Ptr ParseJson(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<Object::Ptr>();
+}
+
+std::unique_ptr<DaemonProcess> StartDaemon(const std::string& yaml = kPools) {
+  auto daemon = DaemonProcess::Start(yaml, Soon());
+  EXPECT_TRUE(daemon) << daemon.error().ToString();
+  return daemon ? std::move(*daemon) : nullptr;
+}
+
+// Pool status as JSON, through supervisorctl.
+Object::Ptr PoolJson(const DaemonProcess& d, const std::string& pool) {
+  const ProgramResult r = d.Ctl({"status", "--json", pool}, Soon());
+  EXPECT_EQ(r.exit_code == 0 || r.exit_code == 3, true) << r.err;
+  auto all = ParseJson(r.out);
+  auto pools = all->getArray("pools");
+  for (std::size_t i = 0; i < pools->size(); ++i) {
+    auto p = pools->getObject(static_cast<unsigned>(i));
+    if (p->getValue<std::string>("name") == pool) return p;
+  }
+  ADD_FAILURE() << "no pool " << pool << " in " << r.out;
+  return new Object;
+}
+
+std::vector<pid_t> WorkerPids(const DaemonProcess& d, const std::string& pool) {
+  std::vector<pid_t> pids;
+  auto workers = PoolJson(d, pool)->getArray("workers");
+  for (std::size_t i = 0; i < workers->size(); ++i) {
+    const int pid = workers->getObject(static_cast<unsigned>(i))->getValue<int>("pid");
+    if (pid > 0) pids.push_back(pid);
+  }
+  return pids;
+}
+
+// Every process the daemon runs for its pools: workers and zygotes.
+std::vector<UniqueFd> PoolProcesses(const DaemonProcess& d, const std::vector<std::string>& pools) {
+  std::vector<UniqueFd> fds;
+  for (const auto& pool : pools) {
+    auto status = PoolJson(d, pool);
+    std::vector<pid_t> pids = WorkerPids(d, pool);
+    if (const int zygote = status->getValue<int>("zygote_pid"); zygote > 0) pids.push_back(zygote);
+    for (pid_t pid : pids) {
+      UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+      EXPECT_TRUE(fd) << "pidfd_open " << pid;
+      fds.push_back(std::move(fd));
+    }
+  }
+  return fds;
+}
+
+// Until `pool`'s worker `slot` is in `state`, or the deadline.
+bool AwaitWorkerState(const DaemonProcess& d, const std::string& pool, int slot, const std::string& state) {
+  const Deadline deadline = Soon();
+  while (!deadline.Expired()) {
+    auto workers = PoolJson(d, pool)->getArray("workers");
+    for (std::size_t i = 0; i < workers->size(); ++i) {
+      auto w = workers->getObject(static_cast<unsigned>(i));
+      if (w->getValue<int>("slot") == slot && w->getValue<std::string>("state") == state) return true;
+    }
+  }
+  return false;
+}
+
+// A call that hangs in pool `hang` until its worker dies; runs supervisorctl.
+std::jthread HangingCall(const DaemonProcess& d) {
+  std::jthread call([&d] { (void)d.Ctl({"call", "--timeout", "60s", "hang", "hang_futex"}, Deadline::After(60s)); });
+  EXPECT_TRUE(AwaitWorkerState(d, "hang", 0, "BUSY"));
+  return call;
+}
+
+TEST(DaemonE2e, StatusPrintsEveryWorkerAndExitsZeroWhenAllRun) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  const ProgramResult r = d->Ctl({"status"}, Soon());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* name : {"echo ", "echo:0", "echo:1", "hang:0"}) EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pid "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("uptime "), std::string::npos) << r.out;
+  auto json = ParseJson(d->Ctl({"status", "--json"}, Soon()).out);
+  EXPECT_EQ(json->getArray("pools")->size(), 2u);
+}
+
+TEST(DaemonE2e, StatusExitCodesFollowLsb) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->Ctl({"status", "nosuch"}, Soon()).exit_code, 4);
+  const ProgramResult stop = d->Ctl({"stop", "hang"}, Soon());
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_EQ(d->Ctl({"status", "hang"}, Soon()).exit_code, 3);
+  EXPECT_EQ(d->Ctl({"status", "echo"}, Soon()).exit_code, 0);
+  EXPECT_EQ(d->Ctl({"status"}, Soon()).exit_code, 3);
+}
+
+TEST(DaemonE2e, AnAbsentDaemonIsExplainedWithExitFour) {
+  const ProgramResult r = RunProgram({CtlPath(), "-s", "/tmp/sv-no-such-dir/supervisor.sock", "status"}, "", Soon());
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("/tmp/sv-no-such-dir/supervisor.sock"), std::string::npos) << r.err;
+}
+
+TEST(DaemonE2e, StopReportsTheWorkersItHadToKill) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  auto call = HangingCall(*d);
+  const ProgramResult r = d->Ctl({"stop", "--json", "hang"}, Soon());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"killed\""), std::string::npos) << r.out;
+  const ProgramResult text = d->Ctl({"stop", "echo"}, Soon());
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(PoolJson(*d, "echo")->getValue<std::string>("state"), "STOPPED");
+}
+
+TEST(DaemonE2e, StartRestartAndOneWorker) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->Ctl({"stop", "echo"}, Soon()).exit_code, 0);
+  const ProgramResult start = d->Ctl({"start", "echo"}, Soon());
+  EXPECT_EQ(start.exit_code, 0) << start.out << start.err;
+  EXPECT_EQ(d->Ctl({"status", "echo"}, Soon()).exit_code, 0);
+  const std::vector<pid_t> before = WorkerPids(*d, "echo");
+  const ProgramResult restart = d->Ctl({"restart", "echo"}, Soon());
+  EXPECT_EQ(restart.exit_code, 0) << restart.err;
+  const std::vector<pid_t> after = WorkerPids(*d, "echo");
+  ASSERT_EQ(after.size(), 2u);
+  for (pid_t pid : after) EXPECT_EQ(std::count(before.begin(), before.end(), pid), 0) << "not replaced: " << pid;
+  // One worker: stopped, it stays down while the other serves; started, it is back.
+  EXPECT_EQ(d->Ctl({"stop", "echo:1"}, Soon()).exit_code, 0);
+  EXPECT_EQ(d->Ctl({"status", "echo:1"}, Soon()).exit_code, 3);
+  EXPECT_EQ(d->Ctl({"call", "echo", "echo", "still"}, Soon()).out, "still");
+  EXPECT_EQ(d->Ctl({"start", "echo:1"}, Soon()).exit_code, 0);
+  EXPECT_EQ(d->Ctl({"status", "echo:1"}, Soon()).exit_code, 0);
+  EXPECT_EQ(d->Ctl({"start", "all"}, Soon()).exit_code, 0);
+}
+
+TEST(DaemonE2e, CallTakesDataAFileOrStandardInput) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->Ctl({"call", "echo", "echo", "hello"}, Soon()).out, "hello");
+  const auto file = d->dir() / "input.bin";
+  std::ofstream(file) << "from a file";
+  EXPECT_EQ(d->Ctl({"call", "echo", "echo", "@" + file.string()}, Soon()).out, "from a file");
+  EXPECT_EQ(d->Ctl({"call", "echo", "echo", "-"}, Soon(), "from stdin").out, "from stdin");
+  const ProgramResult failed = d->Ctl({"call", "hang", "fail"}, Soon());
+  EXPECT_NE(failed.exit_code, 0);
+  EXPECT_NE(failed.err.find("PluginError"), std::string::npos) << failed.err;
+  auto raw = d->Http("POST", "/v1/pools/echo/call?method=echo", "over http", Soon());
+  ASSERT_TRUE(raw) << raw.error().ToString();
+  EXPECT_EQ(HttpStatus(*raw), 200) << *raw;
+  EXPECT_EQ(HttpBody(*raw), "over http");
+}
+
+TEST(DaemonE2e, ScaleSignalAndPid) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->Ctl({"scale", "echo", "3"}, Soon()).exit_code, 0);
+  EXPECT_TRUE(AwaitWorkerState(*d, "echo", 2, "READY"));
+  EXPECT_EQ(PoolJson(*d, "echo")->getValue<int>("desired_workers"), 3);
+  const std::vector<pid_t> pids = WorkerPids(*d, "echo");
+  const ProgramResult pid = d->Ctl({"pid", "echo:0"}, Soon());
+  EXPECT_EQ(pid.exit_code, 0);
+  EXPECT_EQ(std::atoi(pid.out.c_str()), pids.at(0));
+  EXPECT_EQ(std::atoi(d->Ctl({"pid"}, Soon()).out.c_str()), d->pid());
+  const ProgramResult signal = d->Ctl({"signal", "--json", "HUP", "echo:0"}, Soon());
+  EXPECT_EQ(signal.exit_code, 0) << signal.err;
+  EXPECT_NE(signal.out.find(std::to_string(pids.at(0))), std::string::npos) << signal.out;
+  EXPECT_NE(d->Ctl({"signal", "NOSUCHSIG", "echo"}, Soon()).exit_code, 0);
+}
+
+TEST(DaemonE2e, TailShowsWhatWorkersPrinted) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->Ctl({"call", "hang", "flood_stdout", "1"}, Soon()).exit_code, 0);
+  const std::string line(1023, 'x');
+  const Deadline deadline = Soon();
+  ProgramResult tail;
+  do {  // the log thread may not have read the pipe yet
+    tail = d->Ctl({"tail", "-n", "3", "hang", "stdout"}, Soon());
+  } while (std::count(tail.out.begin(), tail.out.end(), '\n') < 3 && !deadline.Expired());
+  EXPECT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_EQ(tail.out, line + "\n" + line + "\n" + line + "\n");
+}
+
+TEST(DaemonE2e, RereadAndUpdateAddRemoveAndResizeWithoutRestarting) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  const std::vector<pid_t> echo_before = WorkerPids(*d, "echo");
+  ASSERT_TRUE(d->Rewrite(R"(
+pools:
+  echo:
+    plugin: @PLUGINS@/libecho_plugin.so
+    workers: 3
+  more:
+    plugin: @PLUGINS@/libecho_plugin.so
+)"));
+  const ProgramResult reread = d->Ctl({"reread", "--json"}, Soon());
+  EXPECT_EQ(reread.exit_code, 0) << reread.err;
+  auto diff = ParseJson(reread.out);
+  EXPECT_EQ(diff->getArray("added")->getElement<std::string>(0), "more");
+  EXPECT_EQ(diff->getArray("removed")->getElement<std::string>(0), "hang");
+  EXPECT_EQ(diff->getArray("resized")->getElement<std::string>(0), "echo");
+  EXPECT_EQ(d->Ctl({"update"}, Soon()).exit_code, 0);
+  EXPECT_TRUE(AwaitWorkerState(*d, "more", 0, "READY"));
+  EXPECT_TRUE(AwaitWorkerState(*d, "echo", 2, "READY"));
+  EXPECT_EQ(d->Ctl({"status", "hang"}, Soon()).exit_code, 4);
+  const std::vector<pid_t> echo_after = WorkerPids(*d, "echo");
+  for (pid_t pid : echo_before) EXPECT_EQ(std::count(echo_after.begin(), echo_after.end(), pid), 1) << "restarted";
+}
+
+TEST(DaemonE2e, SighupReloadsAndABrokenFileChangesNothing) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(d->Rewrite("pools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n    workers: two\n"));
+  const ProgramResult reread = d->Ctl({"reread"}, Soon());
+  EXPECT_NE(reread.exit_code, 0);
+  EXPECT_NE(reread.err.find("pools.yaml:4:14"), std::string::npos) << reread.err;
+  ASSERT_TRUE(d->Kill(SIGHUP));
+  auto reloading = d->NextNotice(Soon());
+  ASSERT_TRUE(reloading);
+  EXPECT_TRUE(reloading->starts_with("RELOADING=1")) << *reloading;
+  auto ready = d->NextNotice(Soon());
+  ASSERT_TRUE(ready && ready->starts_with("READY=1"));
+  EXPECT_EQ(d->Ctl({"status"}, Soon()).exit_code, 0);  // both pools as before
+  ASSERT_TRUE(d->Rewrite("pools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n    workers: 1\n"));
+  ASSERT_TRUE(d->Kill(SIGHUP));
+  ASSERT_TRUE(d->NextNotice(Soon()));
+  ASSERT_TRUE(d->NextNotice(Soon()));
+  EXPECT_EQ(d->Ctl({"status", "hang"}, Soon()).exit_code, 4);
+  EXPECT_EQ(PoolJson(*d, "echo")->getValue<int>("desired_workers"), 1);
+}
+
+TEST(DaemonE2e, SigtermStopsEveryWorkerAndExitsZero) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  std::vector<UniqueFd> processes = PoolProcesses(*d, {"echo", "hang"});
+  ASSERT_GE(processes.size(), 3u);
+  ASSERT_TRUE(d->Kill(SIGTERM));
+  auto stopping = d->NextNotice(Soon());
+  EXPECT_TRUE(stopping && stopping->starts_with("STOPPING=1"));
+  auto code = d->Wait(Soon());
+  ASSERT_TRUE(code) << code.error().ToString();
+  EXPECT_EQ(*code, 0) << d->log();
+  EXPECT_TRUE(AllExited(processes, Deadline::After(1s)));
+  EXPECT_FALSE(std::filesystem::exists(d->socket_path()));
+}
+
+TEST(DaemonE2e, ASecondSigtermSkipsTheGrace) {
+  auto d = StartDaemon(R"(
+pools:
+  hang:
+    plugin: @HELPERS@/libmisbehave_plugin.so
+    stop_timeout: 60s
+    call_timeout: 60s
+)");
+  ASSERT_TRUE(d);
+  auto call = HangingCall(*d);
+  std::vector<UniqueFd> processes = PoolProcesses(*d, {"hang"});
+  ASSERT_TRUE(d->Kill(SIGTERM));
+  ASSERT_TRUE(d->NextNotice(Soon()));  // STOPPING=1: the first one is being handled
+  ASSERT_TRUE(d->Kill(SIGTERM));
+  auto code = d->Wait(Soon());  // well inside the 60 s grace
+  ASSERT_TRUE(code) << code.error().ToString();
+  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(AllExited(processes, Deadline::After(1s)));
+}
+
+TEST(DaemonE2e, SigkillOfTheDaemonLeavesNoWorkerWithinOneSecond) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  std::vector<UniqueFd> processes = PoolProcesses(*d, {"echo", "hang"});
+  ASSERT_GE(processes.size(), 3u);
+  ASSERT_TRUE(d->Kill(SIGKILL));
+  EXPECT_TRUE(AllExited(processes, Deadline::After(1s)));
+}
+
+TEST(DaemonE2e, ShutdownVersionAndHelp) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  const ProgramResult version = d->Ctl({"version"}, Soon());
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("0.5.0"), std::string::npos) << version.out;
+  EXPECT_EQ(d->Ctl({"help"}, Soon()).exit_code, 0);
+  EXPECT_EQ(d->Ctl({"shutdown"}, Soon()).exit_code, 0);
+  auto code = d->Wait(Soon());
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(DaemonE2e, CheckConfigNamesTheLineAndColumn) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(RunProgram({CtlPath(), "check-config", d->config_path().string()}, "", Soon()).exit_code, 0);
+  EXPECT_EQ(RunProgram({DaemonPath(), "--check", "-c", d->config_path().string()}, "", Soon()).exit_code, 0);
+  ASSERT_TRUE(d->Rewrite("pools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n    wrokers: 2\n"));
+  const ProgramResult ctl = RunProgram({CtlPath(), "check-config", d->config_path().string()}, "", Soon());
+  EXPECT_NE(ctl.exit_code, 0);
+  EXPECT_NE((ctl.out + ctl.err).find("pools.yaml:4:5"), std::string::npos) << ctl.out << ctl.err;
+  const ProgramResult daemon = RunProgram({DaemonPath(), "--check", "-c", d->config_path().string()}, "", Soon());
+  EXPECT_EQ(daemon.exit_code, 100);
+  EXPECT_NE(daemon.err.find("did you mean"), std::string::npos) << daemon.err;
+}
+
+TEST(DaemonE2e, MalformedRequestsGet400AndTheDaemonServesOn) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  auto garbage = d->Raw("\x01\x02 nonsense\r\n\r\n", Soon());
+  ASSERT_TRUE(garbage) << garbage.error().ToString();
+  EXPECT_EQ(HttpStatus(*garbage), 400) << *garbage;
+  auto bad_json = d->Http("POST", "/v1/pools/echo/scale", "{\"workers\": ", Soon());
+  ASSERT_TRUE(bad_json);
+  EXPECT_EQ(HttpStatus(*bad_json), 400);
+  EXPECT_EQ(ParseJson(HttpBody(*bad_json))->getObject("error")->getValue<std::string>("code"), "BadRequest");
+  auto wrong_type = d->Http("POST", "/v1/pools/echo/scale", "{\"workers\": \"many\"}", Soon());
+  ASSERT_TRUE(wrong_type);
+  EXPECT_EQ(HttpStatus(*wrong_type), 400);
+  auto unknown = d->Http("GET", "/v1/pools/nosuch", "", Soon());
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(HttpStatus(*unknown), 404);
+  auto method = d->Http("GET", "/v1/pools/echo/stop", "", Soon());
+  ASSERT_TRUE(method);
+  EXPECT_EQ(HttpStatus(*method), 405);
+  auto slot = d->Http("POST", "/v1/pools/echo/workers/99/restart", "", Soon());
+  ASSERT_TRUE(slot);
+  EXPECT_EQ(HttpStatus(*slot), 404);
+  auto health = d->Http("GET", "/healthz", "", Soon());
+  ASSERT_TRUE(health);
+  EXPECT_EQ(HttpStatus(*health), 200);
+}
+
+TEST(DaemonE2e, ProbesAndMetrics) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->Ctl({"call", "echo", "echo", "x"}, Soon()).exit_code, 0);
+  auto ready = d->Http("GET", "/readyz", "", Soon());
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(HttpStatus(*ready), 200) << *ready;
+  auto metrics = d->Http("GET", "/metrics", "", Soon());
+  ASSERT_TRUE(metrics);
+  const std::string body = HttpBody(*metrics);
+  EXPECT_NE(body.find("sv_calls_total{pool=\"echo\"} 1\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("sv_call_duration_seconds_count{pool=\"echo\"} 1\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("sv_workers{pool=\"echo\",state=\"READY\"} 2\n"), std::string::npos) << body;
+  // A pool stopped by an operator does not make the daemon unready; one that
+  // cannot reach its size does.
+  ASSERT_EQ(d->Ctl({"stop", "hang"}, Soon()).exit_code, 0);
+  ready = d->Http("GET", "/readyz", "", Soon());
+  EXPECT_EQ(HttpStatus(*ready), 200) << *ready;
+}
+
+TEST(DaemonE2e, AnotherUidIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
+  auto d = StartDaemon("supervisor:\n  socket_mode: \"0666\"\npools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n");
+  ASSERT_TRUE(d);
+  std::filesystem::permissions(d->dir(), std::filesystem::perms::all);
+  std::filesystem::permissions(d->dir() / "run", std::filesystem::perms::all);
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  const std::string request = "GET /v1/pools HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string path = d->socket_path().string();
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) _exit(3);
+    const timeval patience{20, 0};  // the test's deadline for the answer
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+    if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) _exit(4);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd, buffer, sizeof buffer)) > 0) (void)!write(out[1], buffer, static_cast<std::size_t>(n));
+    _exit(0);
+  }
+  close(out[1]);
+  std::string answer;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(out[0], buffer, sizeof buffer)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the child could not connect";
+  EXPECT_EQ(HttpStatus(answer), 403) << answer;
+  EXPECT_NE(answer.find("Forbidden"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sv::testing
