@@ -32,6 +32,7 @@
 #include "config/diff.h"
 #include "stop/stop_event_fd.h"
 #include "supervisor/cgroup.h"
+#include "supervisor/internal/log_pump.h"
 #include "supervisor/probe.h"
 #include "supervisor/restart_policy.h"
 #include "worker/zygote.h"
@@ -147,6 +148,9 @@ struct PoolImpl {
   std::optional<Zygote> zygote;
   std::uint64_t zygote_generation = 0;
   std::string spawner = "exec";
+  // The workers' stdout and stderr; null when the pipe could not be made
+  // (the output then goes to /dev/null and our stderr). Owned by the LogPump.
+  OutputStream* output[2] = {nullptr, nullptr};
   bool removed = false;  // by Apply(): stopped, invisible to callers and operators
   std::condition_variable changed;  // state or readiness changed (with Impl::mu)
   std::mt19937_64 rng{std::random_device{}()};
@@ -163,6 +167,7 @@ struct TimerEntry {
 struct Supervisor::Impl {
   SupervisorOptions options;
   std::unique_ptr<CgroupTree> cgroups;
+  std::unique_ptr<LogPump> logs;
   std::string kill_scope;
   std::string tmp_root;
 
@@ -188,6 +193,8 @@ struct Supervisor::Impl {
 
   // --- set-up (Create) ---
   Status Init(const config::Config& config);
+  // The pool's stdout and stderr pipes, drained by `logs`.
+  Status OpenOutput(PoolImpl& pool, const std::string& name);
   // --- the loop thread ---
   void Run();
   void Dispatch(std::uint64_t key);
@@ -351,10 +358,14 @@ Status Supervisor::Impl::Init(const config::Config& config) {
     epoll_event ev{EPOLLIN, {.u64 = Key(source, 0)}};
     if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return FailErrno("epoll_ctl", errno);
   }
+  auto pump = LogPump::Create(options.output_sink, options.output_sink_lines_per_second, options.log_buffer);
+  if (!pump) return std::unexpected(pump.error());
+  logs = std::move(*pump);
   for (const auto& [name, pool_config] : config.pools) {
     auto pool = std::make_unique<PoolImpl>();
     pool->config = pool_config;
     pool->restart = RestartPolicy(RestartFor(pool_config.restart), std::random_device{}());
+    if (Status s = OpenOutput(*pool, name); !s) return s;
     pools.emplace(name, std::move(pool));
   }
   // Workers die with the thread that spawned them: only the loop spawns.
@@ -364,6 +375,15 @@ Status Supervisor::Impl::Init(const config::Config& config) {
       if (pool->config.autostart) (void)StartPool(*pool);
     }
   });
+}
+
+Status Supervisor::Impl::OpenOutput(PoolImpl& pool, const std::string& name) {
+  for (LogStream stream : {LogStream::kStdout, LogStream::kStderr}) {
+    auto out = logs->Open(name, stream);
+    if (!out) return std::unexpected(out.error());
+    pool.output[static_cast<int>(stream)] = *out;
+  }
+  return {};
 }
 
 Supervisor::~Supervisor() {
@@ -387,6 +407,7 @@ Supervisor::~Supervisor() {
   impl_->by_token.clear();
   for (auto& [name, pool] : impl_->pools) impl_->StopZygote(*pool);
   impl_->cgroups.reset();  // kills and removes what is left
+  impl_->logs->Stop();     // every worker is gone: what they wrote last is in the pipes
   (void)worker::RemoveTree(impl_->tmp_root);
 }
 
@@ -753,7 +774,10 @@ void Supervisor::Impl::SpawnInto(PoolImpl& pool, Slot& slot) {
 
 SpawnRequest Supervisor::Impl::RequestFor(const PoolImpl& pool) const {
   SpawnRequest request = supervisor::RequestFor(pool.config, options.worker_path);
-  request.stderr_fd = 2;  // plugins' complaints go where ours go
+  const OutputStream* out = pool.output[static_cast<int>(LogStream::kStdout)];
+  const OutputStream* err = pool.output[static_cast<int>(LogStream::kStderr)];
+  request.stdout_fd = out != nullptr ? out->write_end.get() : -1;
+  request.stderr_fd = err != nullptr ? err->write_end.get() : 2;  // at least where ours go
   return request;
 }
 
@@ -1440,6 +1464,7 @@ void Supervisor::Impl::ApplyPool(const std::string& name, const config::PoolConf
   if (pool == nullptr) {
     pool = pools.emplace(name, std::make_unique<PoolImpl>()).first->second.get();
     pool->removed = true;  // taken as a re-add below
+    (void)OpenOutput(*pool, name);  // without pipes, its output goes to /dev/null and our stderr
   }
   if (pool->removed) {
     pool->removed = false;
@@ -1459,6 +1484,21 @@ void Supervisor::Impl::ApplyPool(const std::string& name, const config::PoolConf
   if (pool->state != PoolState::kRunning) return;
   ResizePool(*pool, wanted.workers + wanted.spare_workers);
   if (restart) RollingRestart(*pool);
+}
+
+std::expected<LogRead, Error> Supervisor::ReadLog(std::string_view name, LogStream stream, const LogQuery& query,
+                                                  std::optional<Deadline> wait) {
+  OutputStream* out = nullptr;
+  {
+    std::lock_guard lock(impl_->mu);
+    PoolImpl* pool = impl_->Find(name);
+    if (pool == nullptr) return Fail(ErrorCode::kInvalidArgument, "no pool named " + std::string(name));
+    out = pool->output[static_cast<int>(stream)];
+  }
+  if (out == nullptr) return LogRead{};  // no pipe: the output went elsewhere
+  if (!query.after) return out->buffer.Tail(query.tail);
+  if (!wait) return out->buffer.After(*query.after, query.limit);
+  return out->buffer.WaitAfter(*query.after, query.limit, *wait);
 }
 
 std::vector<PoolStatus> Supervisor::Snapshot(SnapshotOptions options) const {
@@ -1482,7 +1522,9 @@ std::vector<PoolStatus> Supervisor::Impl::SnapshotLocked() const {
     PoolStatus status{name, pool->state, pool->last_error, kill_scope, pool->spawner,
                       pool->zygote ? pool->zygote->process.pid : 0,
                       pool->config.workers + pool->config.spare_workers, pool->waiting,
-                      pool->calls, pool->failures, pool->restarts, pool->kills, pool->durations, {}};
+                      pool->calls, pool->failures, pool->restarts, pool->kills, pool->durations, {}, {}, {}};
+    if (const OutputStream* o = pool->output[static_cast<int>(LogStream::kStdout)]) status.stdout_log = o->buffer.Stats();
+    if (const OutputStream* e = pool->output[static_cast<int>(LogStream::kStderr)]) status.stderr_log = e->buffer.Stats();
     for (const auto& slot : pool->slots) {
       if (!slot) continue;
       WorkerStatus w{slot->index, slot->state, 0, 0ns, 0, slot->generation, 0, slot->last_exit};

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "base/error.h"
 #include "config/schema.h"
 #include "supervisor/lifecycle.h"
+#include "supervisor/log_buffer.h"
 #include "supervisor/spawn.h"
 
 namespace sv::supervisor {
@@ -77,6 +79,7 @@ struct PoolStatus {
   std::uint64_t restarts = 0;              // replacement workers started after a failure
   std::uint64_t kills = 0;                 // SIGKILLs sent
   CallDurations durations;
+  LogStats stdout_log, stderr_log;         // the workers' output (ReadLog)
   std::vector<WorkerStatus> workers;
 };
 
@@ -118,6 +121,28 @@ struct SupervisorOptions {
   // Create() loads each pool's plugin once (supervisor/probe.h) and refuses a
   // config whose plugin cannot be loaded (kBadConfig, at the plugin's line).
   bool validate_plugins = true;
+  // Each pool's workers (and zygote) share one stdout and one stderr pipe; a
+  // log thread drains them into a LogBuffer each (ReadLog). Per stream by
+  // default: the newest 1 MiB (a line costs its text + 48 bytes), at most
+  // 16384 lines, lines over 8 KiB split. Lines from different workers do not
+  // mix within a line when each is written by one write(2) of at most 4 KiB
+  // (PIPE_BUF); a longer line may interleave with another worker's.
+  LogBufferOptions log_buffer;
+  // Called on the log thread with every line of every pool's output, at most
+  // output_sink_lines_per_second per pool and stream; past that, lines are
+  // not passed on and, once the second is over, the sink gets one
+  // "[N lines dropped]" line instead (ReadLog still has them). Must not
+  // block for long: a slow sink holds up the draining of every pool, and so
+  // the workers writing. Default: none.
+  std::function<void(std::string_view pool, LogStream stream, std::string_view line)> output_sink;
+  std::uint32_t output_sink_lines_per_second = 1000;
+};
+
+// Which lines ReadLog() returns.
+struct LogQuery {
+  std::optional<std::uint64_t> after;  // lines with seq > after (following); without: the newest `tail`
+  std::size_t tail = 10;
+  std::size_t limit = 1000;            // with `after`: at most this many, oldest first
 };
 
 class Supervisor;
@@ -220,6 +245,13 @@ class Supervisor {
   // Applies a new config: adds, removes (stopping) and changes pools, resizing
   // when only the size changed and restarting workers otherwise.
   [[nodiscard]] Status Apply(const config::Config& config);
+
+  // Lines a pool's workers wrote to `stream` (see LogQuery, LogRead). With
+  // `wait` and `query.after`, blocks until a line newer than `after` comes,
+  // `wait` passes (no error: an empty read) or the Supervisor is being
+  // destroyed. kInvalidArgument for an unknown pool.
+  [[nodiscard]] std::expected<LogRead, Error> ReadLog(std::string_view pool, LogStream stream, const LogQuery& query,
+                                                      std::optional<Deadline> wait = std::nullopt);
 
   // Every pool's status, in name order. Does not block on the event loop.
   std::vector<PoolStatus> Snapshot(SnapshotOptions options = {}) const;

@@ -1,6 +1,6 @@
 // A plugin that misbehaves on request, for the tests of sv-worker and the
 // channel: hangs, crashes, exhausts memory, forges responses, tampers with the
-// read-only region, floods stdout. Also reports what its sandbox looks like.
+// read-only region, floods stdout, writes to stderr. Also reports what its sandbox looks like.
 // Runs in sv-worker; each method name says what it does.
 #include <dirent.h>
 #include <fcntl.h>
@@ -244,6 +244,10 @@ SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry
     return out.Write("woke");
   });
   r.Method("flood_stdout", [](const Call& c, Output&) { return Flood(c); });
+  r.Method("print_stderr", [](const Call& c, Output& out) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(c.input.size()), c.input.data());
+    return out.Write("printed");
+  });
   r.Method("sandbox", [](const Call&, Output& out) { return out.Write(Sandbox()); });
   r.Method("fail", [](const Call&, Output&) { return Status::Error(42, "failed\non purpose"); });
   r.Method("throw", [](const Call&, Output&) -> Status { throw std::runtime_error("thrown on purpose"); });

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -667,6 +669,95 @@ TEST(SupervisorTest, ShrinkingPastAHeldSlotRemovesItAndGrowingLeavesItHeld) {
   ASSERT_TRUE(s->Resize("echo", 1));
   ASSERT_TRUE(Eventually([&] { return StatusOf(*s, "echo").workers.size() == 1u; }));
   EXPECT_EQ(s->StartWorker("echo", 1).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(SupervisorTest, AWorkerFloodingStdoutFinishesItsCallAndTheLogKeepsTheNewestLines) {
+  auto s = Start({MakePool("m", "misbehave")});
+  ASSERT_TRUE(s);
+  auto flooded = s->pool("m")->Call("flood_stdout", "16");  // 16 MiB of 1 KiB lines
+  ASSERT_TRUE(flooded) << flooded.error().ToString();
+  ASSERT_TRUE(s->pool("m")->Call("echo", "still serving"));
+  // The pipe may still hold the tail of the flood: wait for its last line.
+  constexpr std::uint64_t kLines = 16 * 1024;
+  std::uint64_t seen = 0;
+  while (seen < kLines) {
+    auto read = s->ReadLog("m", LogStream::kStdout, {.after = seen, .limit = 1}, Soon());
+    ASSERT_TRUE(read);
+    ASSERT_GT(read->next, seen) << "no line within the deadline";
+    seen = read->next;
+  }
+  const PoolStatus status = StatusOf(*s, "m");
+  EXPECT_EQ(status.stdout_log.lines, kLines);
+  EXPECT_GT(status.stdout_log.dropped, 0u);
+  EXPECT_LE(status.stdout_log.bytes, LogBufferOptions{}.max_bytes);
+  auto tail = s->ReadLog("m", LogStream::kStdout, {.tail = 3});
+  ASSERT_TRUE(tail);
+  ASSERT_EQ(tail->lines.size(), 3u);
+  EXPECT_EQ(tail->lines.back().seq, kLines);
+  EXPECT_EQ(tail->lines.back().text, std::string(1023, 'x'));
+  auto early = s->ReadLog("m", LogStream::kStdout, {.after = 0, .limit = 1});
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->dropped + 1, early->lines.at(0).seq);
+}
+
+TEST(SupervisorTest, APluginsStderrLineShowsInTheStderrLogAndTheSink) {
+  std::mutex mu;
+  std::vector<std::string> forwarded;
+  config::Config config;
+  config.pools["m"] = MakePool("m", "misbehave");
+  auto created = Supervisor::Create(config, {.worker_path = testing::WorkerPath(),
+                                             .output_sink = [&](std::string_view pool, LogStream stream,
+                                                                std::string_view line) {
+                                               std::lock_guard lock(mu);
+                                               forwarded.push_back(std::string(pool) + " " +
+                                                                   std::string(LogStreamName(stream)) + " " +
+                                                                   std::string(line));
+                                             }});
+  ASSERT_TRUE(created) << created.error().ToString();
+  Supervisor& s = **created;
+  ASSERT_TRUE(s.WaitReady("m", Soon()));
+  ASSERT_TRUE(s.pool("m")->Call("print_stderr", "a complaint"));
+  auto read = s.ReadLog("m", LogStream::kStderr, {.after = 0}, Soon());
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->lines.size(), 1u);
+  EXPECT_EQ(read->lines[0].text, "a complaint");
+  EXPECT_EQ(read->next, read->lines[0].seq);
+  EXPECT_TRUE(s.ReadLog("m", LogStream::kStdout, {}).value().lines.empty());
+  EXPECT_EQ(s.ReadLog("nope", LogStream::kStdout, {}).error().code(), ErrorCode::kInvalidArgument);
+  created->reset();  // the log thread is joined: the sink has had every line
+  EXPECT_EQ(forwarded, (std::vector<std::string>{"m stderr a complaint"}));
+}
+
+TEST(SupervisorTest, TheSinkGetsAtMostItsRateAndANoticeOfTheRest) {
+  std::mutex mu;
+  std::condition_variable noticed;
+  std::vector<std::string> forwarded;
+  config::Config config;
+  config.pools["m"] = MakePool("m", "misbehave");
+  auto created = Supervisor::Create(config, {.worker_path = testing::WorkerPath(),
+                                             .output_sink = [&](std::string_view, LogStream, std::string_view line) {
+                                               std::lock_guard lock(mu);
+                                               forwarded.emplace_back(line);
+                                               noticed.notify_all();
+                                             },
+                                             .output_sink_lines_per_second = 10});
+  ASSERT_TRUE(created) << created.error().ToString();
+  Supervisor& s = **created;
+  ASSERT_TRUE(s.WaitReady("m", Soon()));
+  ASSERT_TRUE(s.pool("m")->Call("flood_stdout", "1"));  // 1024 lines
+  std::unique_lock lock(mu);
+  // The notice comes once the second is over, without another line to carry it.
+  ASSERT_TRUE(noticed.wait_until(lock, Soon().when(), [&] {
+    return !forwarded.empty() && forwarded.back().ends_with("lines dropped]");
+  }));
+  std::uint64_t dropped = 0;
+  std::size_t lines = 0;
+  for (const auto& line : forwarded) {
+    if (line.starts_with("[")) dropped += std::stoull(line.substr(1));
+    else ++lines;
+  }
+  EXPECT_EQ(lines + dropped, 1024u);
+  EXPECT_LE(lines, 30u);  // ten a second; the flood may straddle a window or two
 }
 
 TEST(SupervisorTest, DestroyingTheSupervisorLeavesNoWorker) {
