@@ -66,7 +66,7 @@ LogRead LogBuffer::AfterLocked(std::uint64_t after, std::size_t limit) const {
   const std::uint64_t first = std::max(after + 1, oldest);
   read.dropped = first - (after + 1);
   auto begin = lines_.begin() + static_cast<std::ptrdiff_t>(first - oldest);
-  const auto count = static_cast<std::ptrdiff_t>(std::min<std::size_t>(limit, static_cast<std::size_t>(lines_.end() - begin)));
+  const auto count = static_cast<std::ptrdiff_t>(std::min(limit, static_cast<std::size_t>(lines_.end() - begin)));
   read.lines.assign(begin, begin + count);
   read.next = read.lines.empty() ? newest : read.lines.back().seq;
   return read;

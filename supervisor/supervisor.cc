@@ -612,6 +612,13 @@ void Supervisor::Impl::OnExit(const std::shared_ptr<Worker>& worker) {
     ArmTimerFd();
   }
   const ExitInfo info = exit ? *exit : ExitInfo{true, SIGKILL, false};
+  // Its exit and its ready eventfd may come in one batch, the exit first: the
+  // hello (an init failure says why) is still in the channel.
+  if (!worker->was_ready && worker->failure.empty()) {
+    if (Status hello = worker->channel->ReadyNow(); !hello && hello.error().code() != ErrorCode::kInUse) {
+      worker->failure = hello.error().message();
+    }
+  }
   for (auto& [name, pool] : pools) {
     Slot* slot = SlotOf(*pool, *worker);
     if (slot == nullptr) continue;
@@ -1523,8 +1530,8 @@ std::vector<PoolStatus> Supervisor::Impl::SnapshotLocked() const {
                       pool->zygote ? pool->zygote->process.pid : 0,
                       pool->config.workers + pool->config.spare_workers, pool->waiting,
                       pool->calls, pool->failures, pool->restarts, pool->kills, pool->durations, {}, {}, {}};
-    if (const OutputStream* o = pool->output[static_cast<int>(LogStream::kStdout)]) status.stdout_log = o->buffer.Stats();
-    if (const OutputStream* e = pool->output[static_cast<int>(LogStream::kStderr)]) status.stderr_log = e->buffer.Stats();
+    if (const OutputStream* o = pool->output[0]) status.stdout_log = o->buffer.Stats();  // LogStream::kStdout
+    if (const OutputStream* e = pool->output[1]) status.stderr_log = e->buffer.Stats();  // LogStream::kStderr
     for (const auto& slot : pool->slots) {
       if (!slot) continue;
       WorkerStatus w{slot->index, slot->state, 0, 0ns, 0, slot->generation, 0, slot->last_exit};

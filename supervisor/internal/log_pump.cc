@@ -59,7 +59,9 @@ std::expected<OutputStream*, Error> LogPump::Open(const std::string& pool, LogSt
     streams_.push_back(std::move(out));
   }
   epoll_event ev{EPOLLIN, {.ptr = raw}};
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw->read_end.get(), &ev) != 0) return FailErrno("epoll_ctl " + what, errno);
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw->read_end.get(), &ev) != 0) {
+    return FailErrno("epoll_ctl " + what, errno);
+  }
   return raw;
 }
 
