@@ -4,6 +4,7 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
@@ -17,6 +18,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "ctl/status.h"
@@ -86,27 +88,28 @@ std::string Stringify(const Poco::Dynamic::Var& value) {
   return out.str();
 }
 
-// A JSON error object made by the client, in the API's shape.
-std::string ClientErrorJson(std::string_view code, std::string_view message) {
-  return "{\"error\": {\"code\": " + JsonQuote(code) + ", \"message\": " + JsonQuote(message) + "}}";
-}
-
 std::string ApiPath(const Target& target, std::string_view op) {
   std::string path = "/v1/pools/" + UrlEncode(target.pool);
   if (target.slot) path += "/workers/" + std::to_string(*target.slot);
   return op.empty() ? path : path + "/" + std::string(op);
 }
 
-// The worker object with `slot` from a pool's JSON; "null" when there is none.
-std::string WorkerJson(const std::string& pool_body, std::uint32_t slot) {
-  Object::Ptr pool = ParseObject(pool_body);
-  if (pool.isNull()) return "null";
-  Array::Ptr workers = ArrayOf(*pool, "workers");
-  for (std::size_t i = 0; i < workers->size(); ++i) {
-    Object::Ptr worker = ObjectAt(*workers, i);
-    if (IntOr(*worker, "slot", -1) == slot) return Stringify(worker);
+// A pool's JSON with only the workers in `slots`, keys in the daemon's order.
+std::string PoolWithSlots(const std::string& pool_body, const std::set<std::uint32_t>& slots) {
+  try {
+    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
+    Object::Ptr pool = parser.parse(pool_body).extract<Object::Ptr>();
+    Array::Ptr workers = ArrayOf(*pool, "workers");
+    Array::Ptr kept = new Array();
+    for (std::size_t i = 0; i < workers->size(); ++i) {
+      Object::Ptr worker = ObjectAt(*workers, i);
+      if (slots.contains(static_cast<std::uint32_t>(IntOr(*worker, "slot", -1)))) kept->add(worker);
+    }
+    pool->set("workers", kept);
+    return Stringify(pool);
+  } catch (const Poco::Exception&) {
+    return pool_body;  // cannot happen: the body parsed as a pool already
   }
-  return "null";
 }
 
 bool Ok(const Response& response) { return response.status >= 200 && response.status < 300; }
@@ -275,39 +278,58 @@ int Runner::Status() {
   return StatusExitCode(false, running);
 }
 
-// status with named pools and workers: one GET per pool named, kept for the
-// pool's other targets. --json: {"<target>": <pool or worker object>, ...}.
+// status with named pools and workers: one GET per pool named. --json prints
+// GET /v1/pools's shape with the pools named, in the order first named, each
+// with only its workers named unless the whole pool was named.
 int Runner::StatusOfTargets() {
-  std::map<std::string, std::optional<Response>> answers;
+  struct Named {
+    std::optional<Response> answer;
+    bool whole = false;
+    std::set<std::uint32_t> slots;
+  };
+  std::map<std::string, Named> named;
+  std::vector<std::string> order;
   std::vector<StatusLine> lines;
-  std::string json;
   bool unknown = false, running = true;
   for (const Target& target : command_.targets) {
-    auto [it, fresh] = answers.try_emplace(target.pool);
-    if (fresh) it->second = Send("GET", ApiPath(Target{.pool = target.pool}, ""), "", kQuickWait);
-    if (!it->second) return exit_;  // the daemon is unreachable
-    const Response& response = *it->second;
-    std::string value = response.body;
+    auto [it, fresh] = named.try_emplace(target.pool);
+    if (fresh) {
+      it->second.answer = Send("GET", ApiPath(Target{.pool = target.pool}, ""), "", kQuickWait);
+      if (!it->second.answer) return exit_;  // the daemon is unreachable
+    }
+    const Response& response = *it->second.answer;
     if (!Ok(response)) {
-      ReportApiError(target.ToString(), response);
+      if (fresh) ReportApiError(target.pool, response);
       unknown = unknown || response.status == 404;
       running = false;
-    } else if (auto pool = ParsePoolStatus(response.body); !pool) {
+      continue;
+    }
+    auto pool = ParsePoolStatus(response.body);
+    if (!pool) {
       io_.err << "supervisorctl: " << pool.error() << "\n";
       return kExitFailed;
-    } else if (auto rows = StatusLines(*pool, target.slot); !rows) {
-      io_.err << target.ToString() << ": ERROR (no such worker)\n";
-      value = ClientErrorJson("NotFound", "no worker " + target.ToString());
-      unknown = true;
-    } else {
-      lines.insert(lines.end(), rows->begin(), rows->end());
-      running = running && IsRunning(*pool, target.slot);
-      if (target.slot && command_.json) value = WorkerJson(response.body, *target.slot);
     }
-    json += (json.empty() ? "{" : ", ") + JsonQuote(target.ToString()) + ": " + value;
+    auto rows = StatusLines(*pool, target.slot);
+    if (!rows) {
+      io_.err << target.ToString() << ": ERROR (no such worker)\n";
+      unknown = true;
+      continue;
+    }
+    lines.insert(lines.end(), rows->begin(), rows->end());
+    running = running && IsRunning(*pool, target.slot);
+    if (fresh || (!it->second.whole && it->second.slots.empty())) order.push_back(target.pool);
+    it->second.whole = it->second.whole || !target.slot;
+    if (target.slot) it->second.slots.insert(*target.slot);
   }
-  if (command_.json) io_.out << json << "}\n";
   if (!command_.json) io_.out << FormatStatusTable(lines);
+  if (command_.json) {
+    std::string json = "{\"pools\": [";
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const Named& pool = named[order[i]];
+      json += (i == 0 ? "" : ", ") + (pool.whole ? pool.answer->body : PoolWithSlots(pool.answer->body, pool.slots));
+    }
+    io_.out << json << "]}\n";
+  }
   return WorseExitCode(exit_, StatusExitCode(unknown, running));
 }
 

@@ -86,12 +86,16 @@ TEST(RunVerbTest, StatusOfUnknownNamesExitsFour) {
   EXPECT_EQ(run.err, "zlb: ERROR (NotFound: no pool named 'zlb')\nzlib:9: ERROR (no such worker)\n");
 }
 
-TEST(RunVerbTest, StatusJsonWithTargetsIsOneObjectKeyedByTarget) {
+TEST(RunVerbTest, StatusJsonWithTargetsIsThePoolListOfThoseNamed) {
   FakeDaemon daemon(Answer);
-  Outcome run = RunArgs(daemon, {"status", "--json", "zlib:0", "zlb"});
-  EXPECT_EQ(run.out.substr(0, 20), R"({"zlib:0": {"calls":)");
-  EXPECT_NE(run.out.find(R"(, "zlb": {"error": {"code": "NotFound")"), std::string::npos) << run.out;
+  Outcome run = RunArgs(daemon, {"status", "--json", "zlib:1", "zlb"});
   EXPECT_EQ(run.code, kExitUnknown);
+  EXPECT_TRUE(run.out.starts_with(R"({"pools": [{"name":"zlib","state":"RUNNING",)")) << run.out;
+  EXPECT_EQ(run.out.find(R"("slot":0)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"("slot":1)"), std::string::npos) << run.out;
+  EXPECT_EQ(run.err, "zlb: ERROR (NotFound: no pool named 'zlb')\n");
+  EXPECT_EQ(RunArgs(daemon, {"status", "--json", "zlib", "zlib:1"}).out,
+            std::string(R"({"pools": [)") + kPool + "]}\n");
 }
 
 TEST(RunVerbTest, StopReportsKilledWorkers) {
