@@ -2,6 +2,7 @@
 #include "ctl/discovery.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <system_error>
 
 #include "config/load.h"
@@ -15,8 +16,44 @@ std::optional<std::string> NonEmptyEnv(const char* name) {
   return std::string(value);
 }
 
+// A plain or quoted YAML scalar as written after its key, comment dropped.
+std::string Unquote(std::string value) {
+  value.erase(0, value.find_first_not_of(' '));
+  if (auto hash = value.find(" #"); hash != std::string::npos) value.resize(hash);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) value.pop_back();
+  if (value.size() >= 2 && (value[0] == '"' || value[0] == '\'') && value.back() == value[0]) {
+    value = value.substr(1, value.size() - 2);
+  }
+  return value;
+}
+
+// `control_socket` from the text of a config that failed to load, read the
+// plain way it is usually written: a top-level "supervisor:" line, then an
+// indented "control_socket: VALUE" line under it. nullopt when not so written.
+std::optional<std::string> ScanControlSocket(const std::string& file) {
+  std::ifstream in(file);
+  std::string line;
+  bool in_supervisor = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != ' ' && line[0] != '#') in_supervisor = line.starts_with("supervisor:");
+    const std::size_t indent = line.find_first_not_of(' ');
+    if (!in_supervisor || indent == 0 || indent == std::string::npos) continue;
+    if (line.compare(indent, 15, "control_socket:") != 0) continue;
+    if (std::string value = Unquote(line.substr(indent + 15)); !value.empty()) return value;
+  }
+  return std::nullopt;
+}
+
 std::expected<SocketLocation, std::string> FromConfig(const std::string& file) {
   auto config = config::LoadFile(file);
+  if (!config && config.error().sys_errno == 0) {
+    // The daemon runs with the config it last loaded; `reread` must still
+    // reach it to hear what is wrong with this one.
+    if (auto socket = ScanControlSocket(file)) {
+      return SocketLocation{(std::filesystem::absolute(file).parent_path() / *socket).lexically_normal().string(),
+                            file};
+    }
+  }
   if (!config) {
     return std::unexpected("cannot read the socket path from " + file + ":\n" + config.error().ToString() +
                            "\n(pass the socket with -s PATH)");

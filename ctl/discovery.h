@@ -28,8 +28,11 @@ struct SocketLocation {
 // The first source set, in the order of the fields above; pools.yaml in
 // `working_dir` only when it exists. A config file is read with
 // config::LoadFile and yields its `supervisor.control_socket` (relative paths
-// already resolved against the file's folder). Errors (a sentence, possibly
-// several lines): no source at all, or a config that cannot be loaded.
+// already resolved against the file's folder). A config that is readable but
+// wrong (so that `reread` can still reach the daemon to be told why) yields
+// the socket when its text has a block-style `supervisor:` section with a
+// `control_socket:` line. Errors (a sentence, possibly several lines): no
+// source at all, or a config that cannot be read or whose socket is unknown.
 [[nodiscard]] std::expected<SocketLocation, std::string> FindSocket(const SocketSources& sources);
 
 // The sources from the environment of this process (getenv, the working

@@ -81,6 +81,16 @@ TEST_F(FindSocketTest, BrokenConfigIsAnErrorListingItsProblems) {
   EXPECT_NE(found.error().find("-s PATH"), std::string::npos);
 }
 
+TEST_F(FindSocketTest, WrongConfigStillYieldsAPlainlyWrittenSocket) {
+  std::ofstream(dir_ / "pools.yaml") << "# a comment\nsupervisor:\n  log_level: info\n  control_socket: \"run/s.sock\"  # here\n"
+                                     << "pools:\n  a:\n    workers: two\n";
+  auto found = FindSocket({.working_dir = dir_});
+  ASSERT_TRUE(found) << found.error();
+  EXPECT_EQ(found->socket, (dir_ / "run/s.sock").string());
+  std::ofstream(dir_ / "abs.yaml") << "supervisor:\n  control_socket: /x/s.sock\npools:\n  a: 1\n";
+  EXPECT_EQ(FindSocket({.config_flag = (dir_ / "abs.yaml").string()})->socket, "/x/s.sock");
+}
+
 TEST_F(FindSocketTest, MissingConfigFileNamesIt) {
   auto found = FindSocket({.config_flag = (dir_ / "nope.yaml").string(), .working_dir = dir_});
   ASSERT_FALSE(found);
