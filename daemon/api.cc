@@ -4,6 +4,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <sstream>
 
@@ -38,8 +39,8 @@ int StatusFor(ErrorCode code) {
     case ErrorCode::kWorkerCrashed:
     case ErrorCode::kProtocolViolation:
     case ErrorCode::kResourceLimit: return 502;
-    case ErrorCode::kStartFailed:
-    case ErrorCode::kStopped: return 503;
+    case ErrorCode::kStopped: return 409;
+    case ErrorCode::kStartFailed: return 503;
     case ErrorCode::kDeadlineExceeded: return 504;
     case ErrorCode::kInternal:
     case ErrorCode::kSystem:
@@ -52,8 +53,8 @@ std::string_view CodeName(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument: return "BadRequest";
     case ErrorCode::kInUse:
-    case ErrorCode::kClosed: return "Conflict";
-    case ErrorCode::kStopped: return "ShuttingDown";
+    case ErrorCode::kClosed:
+    case ErrorCode::kStopped: return "Conflict";
     default: return ErrorCodeName(code);
   }
 }
@@ -175,15 +176,23 @@ HttpResponse ErrorResponse(const Error& error) {
   return response;
 }
 
+bool Api::InSocketGroup(const HttpRequest& request) const {
+  if (!options_.socket_gid) return false;
+  if (request.peer_gid == options_.socket_gid) return true;
+  return std::find(request.peer_groups.begin(), request.peer_groups.end(), *options_.socket_gid) !=
+         request.peer_groups.end();
+}
+
 void Api::BeginShutdown() { shutting_down_.store(true); }
 
 HttpResponse Api::Handle(const HttpRequest& request) {
   if (!request.tcp) {
     if (!request.peer_uid) return ErrorResponse(403, "Forbidden", "cannot tell who is asking (no SO_PEERCRED)");
-    if (*request.peer_uid != 0 && *request.peer_uid != options_.daemon_uid) {
+    if (*request.peer_uid != 0 && *request.peer_uid != options_.daemon_uid && !InSocketGroup(request)) {
       return ErrorResponse(403, "Forbidden", "uid " + std::to_string(*request.peer_uid) +
                                                  " may not drive this supervisor (it serves uid " +
-                                                 std::to_string(options_.daemon_uid) + " and root)");
+                                                 std::to_string(options_.daemon_uid) + ", root" +
+                                                 (options_.socket_gid ? " and the socket's group" : "") + ")");
     }
   }
   if (request.body_too_large) return ErrorResponse(413, "PayloadTooLarge", "the request body is too large");
@@ -424,5 +433,75 @@ HttpResponse Api::Worker(const HttpRequest& r, const PoolStatus& pool, const std
 }  // namespace sv::daemon
 
 namespace sv::daemon {
-HttpResponse Api::Logs(const HttpRequest&, const PoolStatus&) { return ErrorResponse(501, "Internal", "LOGS-PENDING"); }
+
+namespace {
+
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD:
+// worker output is arbitrary bytes, JSON strings are not.
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = length != 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpResponse Api::Logs(const HttpRequest& r, const PoolStatus& pool) {
+  supervisor::LogStream stream = supervisor::LogStream::kStdout;
+  if (auto it = r.query.find("stream"); it != r.query.end()) {
+    if (it->second == "stderr") {
+      stream = supervisor::LogStream::kStderr;
+    } else if (it->second != "stdout") {
+      return BadRequest("stream must be stdout or stderr, got '" + it->second + "'");
+    }
+  }
+  Args args{NewObject(), &r};
+  auto tail = args.Int("tail", 100'000);
+  auto after = args.Int("after", std::numeric_limits<std::int64_t>::max());
+  auto wait_ms = args.Int("wait_ms", kMaxLogWaitMs);
+  auto limit = args.Int("limit", 100'000);
+  for (const auto* v : {&tail, &after, &wait_ms, &limit}) {
+    if (!*v) return v->error();
+  }
+  supervisor::LogQuery query;
+  if (*after) query.after = static_cast<std::uint64_t>(**after);
+  if (*tail) query.tail = static_cast<std::size_t>(**tail);
+  if (*limit) query.limit = static_cast<std::size_t>(**limit);
+  // A long poll waits in slices, so that a shutdown does not wait for it.
+  const Deadline until = Deadline::After(std::chrono::milliseconds(wait_ms->value_or(0)));
+  auto read = controller_.supervisor().ReadLog(pool.name, stream, query);
+  while (read && read->lines.empty() && query.after && !until.Expired() && !shutting_down_.load()) {
+    const auto slice = Deadline::After(std::min<std::chrono::nanoseconds>(until.Remaining(), 250ms));
+    read = controller_.supervisor().ReadLog(pool.name, stream, query, slice);
+  }
+  if (!read) return ErrorResponse(read.error());
+  Poco::JSON::Array::Ptr lines = new Poco::JSON::Array;
+  for (const auto& line : read->lines) {
+    Poco::JSON::Object::Ptr o = NewObject();
+    o->set("seq", static_cast<Poco::UInt64>(line.seq));
+    o->set("text", ValidUtf8(line.text));
+    lines->add(o);
+  }
+  Poco::JSON::Object::Ptr o = NewObject();
+  o->set("pool", pool.name);
+  o->set("stream", std::string(supervisor::LogStreamName(stream)));
+  o->set("lines", lines);
+  o->set("next", static_cast<Poco::UInt64>(read->next));
+  o->set("dropped", static_cast<Poco::UInt64>(read->dropped));
+  return Json(200, o);
+}
+
 }  // namespace sv::daemon

@@ -18,6 +18,7 @@ namespace sv::daemon {
 
 struct ApiOptions {
   uid_t daemon_uid = 0;                 // peers with this uid (or root) are served
+  std::optional<gid_t> socket_gid;      // and members of the socket's group, when one is configured
   std::function<void()> shutdown;       // POST /v1/shutdown: stop the daemon
   std::string version;
 };
@@ -33,6 +34,7 @@ class Api {
 
  private:
   HttpResponse Route(const HttpRequest& request);
+  bool InSocketGroup(const HttpRequest& request) const;
   HttpResponse Pools(const HttpRequest& request, const std::vector<std::string>& parts);
   HttpResponse Call(const HttpRequest& request, const supervisor::PoolStatus& pool);
   HttpResponse Logs(const HttpRequest& request, const supervisor::PoolStatus& pool);

@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <grp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -159,6 +160,12 @@ void KillEverything(Controller& controller) {
   }
 }
 
+std::optional<gid_t> SocketGid(const config::SupervisorSettings& settings) {
+  if (!settings.socket_group) return std::nullopt;
+  const group* g = getgrnam(settings.socket_group->c_str());
+  return g != nullptr ? std::optional<gid_t>(g->gr_gid) : std::nullopt;
+}
+
 class Daemon {
  public:
   Daemon(const DaemonOptions& options, config::Config config)
@@ -198,7 +205,10 @@ int Daemon::Start() {
     }
   }
   supervisor::SupervisorOptions supervisor_options;
-  // LOGS-PENDING
+  supervisor_options.output_sink = [](std::string_view pool, supervisor::LogStream stream, std::string_view line) {
+    Poco::Logger::get("pool." + std::string(pool))
+        .information("[%s] %s", std::string(supervisor::LogStreamName(stream)), std::string(line));
+  };
   auto controller = Controller::Create(options_.config_path, config_, std::move(supervisor_options));
   if (!controller) {
     Log().critical("cannot start: %s", controller.error().ToString());
@@ -206,7 +216,7 @@ int Daemon::Start() {
   }
   controller_ = std::move(*controller);
   const int fd = shutdown_request_.get();
-  api_ = std::make_unique<Api>(*controller_, ApiOptions{getuid(), [fd] {
+  api_ = std::make_unique<Api>(*controller_, ApiOptions{getuid(), SocketGid(settings), [fd] {
                                                           const std::uint64_t one = 1;
                                                           (void)!write(fd, &one, sizeof one);
                                                         },

@@ -39,12 +39,22 @@ void SetCloexec(const Poco::Net::Socket& socket) { fcntl(socket.impl()->sockfd()
 void ReadCredentials(Poco::Net::HTTPServerRequest& request, HttpRequest& out) {
   auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
   if (impl == nullptr) return;
+  const int fd = impl->socket().impl()->sockfd();
   ucred cred{};
   socklen_t size = sizeof(cred);
-  if (getsockopt(impl->socket().impl()->sockfd(), SOL_SOCKET, SO_PEERCRED, &cred, &size) == 0) {
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) == 0) {
     out.peer_uid = cred.uid;
+    out.peer_gid = cred.gid;
     out.peer_pid = cred.pid;
   }
+  std::vector<gid_t> groups(64);
+  socklen_t bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0 && errno == ERANGE) {
+    groups.resize(bytes / sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) bytes = 0;
+  }
+  groups.resize(bytes / sizeof(gid_t));
+  out.peer_groups = std::move(groups);
 }
 
 // Reads at most `max` bytes; more marks the body too large.

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "config/units.h"
@@ -27,6 +28,8 @@ struct HttpRequest {
   bool body_too_large = false;  // over the server's limit: `body` is empty
   // The peer's credentials (SO_PEERCRED); nullopt over TCP.
   std::optional<uid_t> peer_uid;
+  std::optional<gid_t> peer_gid;
+  std::vector<gid_t> peer_groups;  // supplementary (SO_PEERGROUPS)
   std::optional<pid_t> peer_pid;
   bool tcp = false;  // the probes-and-metrics listener
 };

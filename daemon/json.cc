@@ -65,6 +65,10 @@ Poco::JSON::Object::Ptr PoolJson(const supervisor::PoolStatus& pool) {
   o->set("kill_scope", pool.kill_scope);
   o->set("spawner", pool.spawner);
   o->set("zygote_pid", static_cast<int>(pool.zygote_pid));
+  Poco::JSON::Object::Ptr dropped = NewObject();
+  dropped->set("stdout", static_cast<Poco::UInt64>(pool.stdout_log.dropped));
+  dropped->set("stderr", static_cast<Poco::UInt64>(pool.stderr_log.dropped));
+  o->set("logs_dropped", dropped);
   Poco::JSON::Array::Ptr workers = new Poco::JSON::Array;
   for (const auto& w : pool.workers) workers->add(WorkerJson(pool.name, w));
   o->set("workers", workers);

@@ -95,6 +95,14 @@ void Gauges(Writer& w, const std::vector<PoolStatus>& pools) {
   }
 }
 
+void LogCounters(Writer& w, const std::vector<PoolStatus>& pools) {
+  w.Family("sv_log_lines_dropped_total", "counter", "Worker output lines not kept (evicted or never kept).");
+  for (const auto& p : pools) {
+    w.Sample("sv_log_lines_dropped_total", PoolLabel(p) + ",stream=\"stdout\"", static_cast<double>(p.stdout_log.dropped));
+    w.Sample("sv_log_lines_dropped_total", PoolLabel(p) + ",stream=\"stderr\"", static_cast<double>(p.stderr_log.dropped));
+  }
+}
+
 }  // namespace
 
 std::string RenderMetrics(const std::vector<PoolStatus>& pools) {
@@ -106,7 +114,7 @@ std::string RenderMetrics(const std::vector<PoolStatus>& pools) {
   Counters(w, pools);
   Durations(w, pools);
   Gauges(w, pools);
-  // LOGS-PENDING LogCounters(w, pools);
+  LogCounters(w, pools);
   return w.Take();
 }
 

@@ -256,7 +256,7 @@ TEST(DaemonE2e, SighupReloadsAndABrokenFileChangesNothing) {
   ASSERT_TRUE(d->Rewrite("pools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n    workers: two\n"));
   const ProgramResult reread = d->Ctl({"reread"}, Soon());
   EXPECT_NE(reread.exit_code, 0);
-  EXPECT_NE(reread.err.find("pools.yaml:4:14"), std::string::npos) << reread.err;
+  EXPECT_NE(reread.err.find("pools.yaml:4:5: pools.echo.workers"), std::string::npos) << reread.err;
   ASSERT_TRUE(d->Kill(SIGHUP));
   auto reloading = d->NextNotice(Soon());
   ASSERT_TRUE(reloading);
