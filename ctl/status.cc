@@ -1,65 +1,63 @@
-// `status`: reading pool JSON with Poco::JSON, formatting rows, the exit code.
+// `status`: reading pool JSON, formatting rows, the exit code.
 #include "ctl/status.h"
-
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
 #include "ctl/commands.h"
+#include "ctl/internal/json.h"
 
 namespace sv::ctl {
 namespace {
 
-using Poco::JSON::Array;
-using Poco::JSON::Object;
+using internal::Json;
 
 // A field missing or of the wrong type; caught where parsing started.
 struct FieldError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-Poco::Dynamic::Var Field(const Object& object, const std::string& key) {
-  if (!object.has(key)) throw FieldError("missing field \"" + key + "\"");
-  return object.get(key);
+const Json& Field(const Json& object, std::string_view key) {
+  const Json* value = object.Find(key);
+  if (value == nullptr) throw FieldError("missing field \"" + std::string(key) + "\"");
+  return *value;
 }
 
-std::string String(const Object& object, const std::string& key) {
-  Poco::Dynamic::Var value = Field(object, key);
-  if (value.isEmpty()) return "";  // null
-  if (!value.isString()) throw FieldError("field \"" + key + "\" is not a string");
-  return value.extract<std::string>();
+std::string String(const Json& object, std::string_view key) {
+  const Json& value = Field(object, key);
+  if (value.type == Json::Type::kNull) return "";
+  if (value.type != Json::Type::kString) throw FieldError("field \"" + std::string(key) + "\" is not a string");
+  return value.string;
 }
 
-std::int64_t Integer(const Object& object, const std::string& key, bool required = true) {
-  if (!required && !object.has(key)) return 0;
-  Poco::Dynamic::Var value = Field(object, key);
-  if (!value.isInteger()) throw FieldError("field \"" + key + "\" is not an integer");
-  return value.convert<Poco::Int64>();
+std::int64_t Integer(const Json& object, std::string_view key, bool required = true) {
+  if (!required && object.Find(key) == nullptr) return 0;
+  const Json& value = Field(object, key);
+  if (value.type != Json::Type::kNumber || !value.integral) {
+    throw FieldError("field \"" + std::string(key) + "\" is not an integer");
+  }
+  return value.integer;
 }
 
-std::uint64_t Count(const Object& object, const std::string& key, bool required = true) {
+std::uint64_t Count(const Json& object, std::string_view key, bool required = true) {
   const std::int64_t value = Integer(object, key, required);
-  if (value < 0) throw FieldError("field \"" + key + "\" is negative");
+  if (value < 0) throw FieldError("field \"" + std::string(key) + "\" is negative");
   return static_cast<std::uint64_t>(value);
 }
 
-Object::Ptr ObjectAt(const Poco::Dynamic::Var& value, std::string_view what) {
-  if (value.type() != typeid(Object::Ptr)) throw FieldError(std::string(what) + " is not a JSON object");
-  return value.extract<Object::Ptr>();
+const Json& ObjectIn(const Json& value, std::string_view what) {
+  if (value.type != Json::Type::kObject) throw FieldError(std::string(what) + " is not a JSON object");
+  return value;
 }
 
-Array::Ptr ArrayField(const Object& object, const std::string& key) {
-  Poco::Dynamic::Var value = Field(object, key);
-  if (value.type() != typeid(Array::Ptr)) throw FieldError("field \"" + key + "\" is not an array");
-  return value.extract<Array::Ptr>();
+const std::vector<Json>& ArrayField(const Json& object, std::string_view key) {
+  const Json& value = Field(object, key);
+  if (value.type != Json::Type::kArray) throw FieldError("field \"" + std::string(key) + "\" is not an array");
+  return value.items;
 }
 
-WorkerStatus ReadWorker(const Object& object) {
+WorkerStatus ReadWorker(const Json& object) {
   WorkerStatus worker;
   worker.slot = static_cast<std::uint32_t>(Count(object, "slot"));
   worker.id = String(object, "id");
@@ -67,11 +65,11 @@ WorkerStatus ReadWorker(const Object& object) {
   worker.pid = Integer(object, "pid");
   worker.uptime_ms = Integer(object, "uptime_ms", false);
   worker.calls = Count(object, "calls", false);
-  if (object.has("last_exit")) worker.last_exit = String(object, "last_exit");
+  if (object.Find("last_exit") != nullptr) worker.last_exit = String(object, "last_exit");
   return worker;
 }
 
-PoolStatus ReadPool(const Object& object) {
+PoolStatus ReadPool(const Json& object) {
   PoolStatus pool;
   pool.name = String(object, "name");
   pool.state = String(object, "state");
@@ -80,24 +78,22 @@ PoolStatus ReadPool(const Object& object) {
   pool.waiting_callers = Count(object, "waiting_callers", false);
   pool.calls = Count(object, "calls", false);
   pool.restarts = Count(object, "restarts", false);
-  if (object.has("last_error")) pool.last_error = String(object, "last_error");
-  Array::Ptr workers = ArrayField(object, "workers");
-  pool.workers.reserve(workers->size());
-  for (std::size_t i = 0; i < workers->size(); ++i) pool.workers.push_back(ReadWorker(*ObjectAt(workers->get(i), "a worker")));
+  if (object.Find("last_error") != nullptr) pool.last_error = String(object, "last_error");
+  const std::vector<Json>& workers = ArrayField(object, "workers");
+  pool.workers.reserve(workers.size());
+  for (const Json& worker : workers) pool.workers.push_back(ReadWorker(ObjectIn(worker, "a worker")));
   return pool;
 }
 
 // Runs `read` over the parsed document; every failure becomes one sentence.
 template <class T, class Read>
 std::expected<T, std::string> ParseWith(std::string_view json, Read read) {
+  auto root = internal::ParseJson(json);
+  if (!root) return std::unexpected("unexpected answer from the daemon: " + root.error());
   try {
-    Poco::JSON::Parser parser;
-    Object::Ptr root = ObjectAt(parser.parse(std::string(json)), "the answer");
-    return read(*root);
+    return read(ObjectIn(*root, "the answer"));
   } catch (const FieldError& e) {
     return std::unexpected(std::string("unexpected answer from the daemon: ") + e.what());
-  } catch (const Poco::Exception& e) {
-    return std::unexpected("unexpected answer from the daemon: " + e.displayText());
   }
 }
 
@@ -135,15 +131,15 @@ StatusLine WorkerLine(const PoolStatus& pool, const WorkerStatus& worker) {
 }  // namespace
 
 std::expected<PoolStatus, std::string> ParsePoolStatus(std::string_view json) {
-  return ParseWith<PoolStatus>(json, [](const Object& root) { return ReadPool(root); });
+  return ParseWith<PoolStatus>(json, [](const Json& root) { return ReadPool(root); });
 }
 
 std::expected<std::vector<PoolStatus>, std::string> ParsePoolList(std::string_view json) {
-  return ParseWith<std::vector<PoolStatus>>(json, [](const Object& root) {
-    Array::Ptr pools = ArrayField(root, "pools");
+  return ParseWith<std::vector<PoolStatus>>(json, [](const Json& root) {
+    const std::vector<Json>& pools = ArrayField(root, "pools");
     std::vector<PoolStatus> result;
-    result.reserve(pools->size());
-    for (std::size_t i = 0; i < pools->size(); ++i) result.push_back(ReadPool(*ObjectAt(pools->get(i), "a pool")));
+    result.reserve(pools.size());
+    for (const Json& pool : pools) result.push_back(ReadPool(ObjectIn(pool, "a pool")));
     return result;
   });
 }

@@ -1,13 +1,6 @@
 // The verbs that talk to the daemon: requests, output and exit codes.
 #include "ctl/verbs.h"
 
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -21,14 +14,14 @@
 #include <set>
 #include <sstream>
 
+#include "ctl/internal/json.h"
 #include "ctl/status.h"
 
 namespace sv::ctl {
 namespace {
 
 using namespace std::chrono_literals;
-using Poco::JSON::Array;
-using Poco::JSON::Object;
+using internal::Json;
 
 // How long the client waits past the wait it asked the daemon for, for the
 // answer to arrive.
@@ -42,50 +35,21 @@ constexpr auto kLongWait = 60s;
 constexpr auto kPoolsWait = 1s;       // _pools: completion must not stall the shell
 constexpr auto kFollowPoll = 30s;     // tail -f: the longest single wait_ms
 
-// The parsed JSON object of a body; null when it is not one.
-Object::Ptr ParseObject(const std::string& body) {
-  try {
-    Poco::JSON::Parser parser;
-    Poco::Dynamic::Var value = parser.parse(body);
-    if (value.type() == typeid(Object::Ptr)) return value.extract<Object::Ptr>();
-  } catch (const Poco::Exception&) {
-  }
-  return nullptr;
+// The body as a JSON object; an empty object when it is not one.
+Json ParseObject(std::string_view body) {
+  auto value = internal::ParseJson(body);
+  if (value && value->type == Json::Type::kObject) return std::move(*value);
+  Json empty;
+  empty.type = Json::Type::kObject;
+  return empty;
 }
 
-std::string StringOr(const Object& object, const std::string& key, std::string fallback = "") {
-  Poco::Dynamic::Var value = object.get(key);
-  return value.isString() ? value.extract<std::string>() : fallback;
-}
-
-std::int64_t IntOr(const Object& object, const std::string& key, std::int64_t fallback = 0) {
-  Poco::Dynamic::Var value = object.get(key);
-  return value.isInteger() ? value.convert<Poco::Int64>() : fallback;
-}
-
-Array::Ptr ArrayOf(const Object& object, const std::string& key) {
-  Poco::Dynamic::Var value = object.get(key);
-  if (value.type() == typeid(Array::Ptr)) return value.extract<Array::Ptr>();
-  return new Array();
-}
-
-Object::Ptr ObjectAt(const Array& array, std::size_t i) {
-  Poco::Dynamic::Var value = array.get(i);
-  return value.type() == typeid(Object::Ptr) ? value.extract<Object::Ptr>() : new Object();
-}
-
-std::vector<std::string> Strings(const Array& array) {
+std::vector<std::string> Strings(const std::vector<Json>& items) {
   std::vector<std::string> out;
-  for (std::size_t i = 0; i < array.size(); ++i) {
-    if (array.get(i).isString()) out.push_back(array.get(i).extract<std::string>());
+  for (const Json& item : items) {
+    if (item.type == Json::Type::kString) out.push_back(item.string);
   }
   return out;
-}
-
-std::string Stringify(const Poco::Dynamic::Var& value) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(value, out);
-  return out.str();
 }
 
 std::string ApiPath(const Target& target, std::string_view op) {
@@ -96,28 +60,22 @@ std::string ApiPath(const Target& target, std::string_view op) {
 
 // A pool's JSON with only the workers in `slots`, keys in the daemon's order.
 std::string PoolWithSlots(const std::string& pool_body, const std::set<std::uint32_t>& slots) {
-  try {
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-    Object::Ptr pool = parser.parse(pool_body).extract<Object::Ptr>();
-    Array::Ptr workers = ArrayOf(*pool, "workers");
-    Array::Ptr kept = new Array();
-    for (std::size_t i = 0; i < workers->size(); ++i) {
-      Object::Ptr worker = ObjectAt(*workers, i);
-      if (slots.contains(static_cast<std::uint32_t>(IntOr(*worker, "slot", -1)))) kept->add(worker);
-    }
-    pool->set("workers", kept);
-    return Stringify(pool);
-  } catch (const Poco::Exception&) {
-    return pool_body;  // cannot happen: the body parsed as a pool already
+  Json pool = ParseObject(pool_body);
+  for (auto& [key, value] : pool.members) {
+    if (key != "workers") continue;
+    std::erase_if(value.items, [&](const Json& worker) {
+      return !slots.contains(static_cast<std::uint32_t>(worker.IntOr("slot", -1)));
+    });
   }
+  return pool.Write();
 }
 
 bool Ok(const Response& response) { return response.status >= 200 && response.status < 300; }
 
 std::string ApiCode(const std::string& body) {
-  Object::Ptr root = ParseObject(body);
-  if (root.isNull() || root->getObject("error").isNull()) return "";
-  return StringOr(*root->getObject("error"), "code");
+  const Json root = ParseObject(body);
+  const Json* error = root.Find("error");
+  return error == nullptr ? "" : error->StringOr("code");
 }
 
 // Runs one command; holds the deadline every request shares and the exit code
@@ -146,14 +104,14 @@ class Runner {
   void Fail(int code) { exit_ = WorseExitCode(exit_, code); }
   // One request whose success `print` shows to a person; --json prints the body.
   int Single(std::string_view method, const std::string& path, std::string_view body,
-             std::chrono::nanoseconds wait, std::string_view what, const std::function<void(const Object&)>& print);
+             std::chrono::nanoseconds wait, std::string_view what, const std::function<void(const Json&)>& print);
   std::optional<std::vector<std::string>> PoolNames(std::chrono::nanoseconds wait);
   std::optional<std::vector<Target>> ExpandAll();
 
   int Status();
   int StatusOfTargets();
   int Lifecycle();
-  void PrintLifecycle(const Target& target, const Object& answer);
+  void PrintLifecycle(const Target& target, const Json& answer);
   int Changes(bool update);
   int Scale();
   int SignalWorkers();
@@ -207,7 +165,7 @@ void Runner::ReportApiError(std::string_view what, const Response& response) {
 
 int Runner::Single(std::string_view method, const std::string& path, std::string_view body,
                    std::chrono::nanoseconds wait, std::string_view what,
-                   const std::function<void(const Object&)>& print) {
+                   const std::function<void(const Json&)>& print) {
   auto response = Send(method, path, body, wait);
   if (!response) return exit_;
   if (command_.json) io_.out << response->body << "\n";
@@ -217,8 +175,7 @@ int Runner::Single(std::string_view method, const std::string& path, std::string
     return exit_;
   }
   if (command_.json) return exit_;
-  Object::Ptr answer = ParseObject(response->body);
-  print(answer.isNull() ? Object() : *answer);
+  print(ParseObject(response->body));
   return exit_;
 }
 
@@ -229,11 +186,9 @@ std::optional<std::vector<std::string>> Runner::PoolNames(std::chrono::nanosecon
     if (command_.verb != Verb::kPools) ReportApiError("pools", *response);
     return std::nullopt;
   }
-  Object::Ptr root = ParseObject(response->body);
-  if (root.isNull()) return std::vector<std::string>{};
   std::vector<std::string> names;
-  Array::Ptr pools = ArrayOf(*root, "pools");
-  for (std::size_t i = 0; i < pools->size(); ++i) names.push_back(StringOr(*ObjectAt(*pools, i), "name"));
+  const Json root = ParseObject(response->body);
+  for (const Json& pool : root.ItemsOf("pools")) names.push_back(pool.StringOr("name"));
   return names;
 }
 
@@ -333,20 +288,20 @@ int Runner::StatusOfTargets() {
   return WorseExitCode(exit_, StatusExitCode(unknown, running));
 }
 
-void Runner::PrintLifecycle(const Target& target, const Object& answer) {
+void Runner::PrintLifecycle(const Target& target, const Json& answer) {
   const std::string name = target.ToString();
   if (command_.verb == Verb::kStart) io_.out << name << ": started\n";
   if (command_.verb == Verb::kRestart) io_.out << name << ": restarted\n";
   if (command_.verb != Verb::kStop) return;
-  Array::Ptr workers = ArrayOf(answer, "workers");
-  if (workers->size() == 0) io_.out << name << ": stopped\n";
-  for (std::size_t i = 0; i < workers->size(); ++i) {
-    const Object& worker = *ObjectAt(*workers, i);
-    const std::string outcome = StringOr(worker, "outcome", "stopped");
-    io_.out << target.pool << ":" << IntOr(worker, "slot") << ": " << outcome;
-    if (IntOr(worker, "pid") > 0) io_.out << " (pid " << IntOr(worker, "pid");
-    if (outcome == "killed") io_.out << (IntOr(worker, "pid") > 0 ? ", " : " (") << "did not stop within stop_timeout";
-    if (IntOr(worker, "pid") > 0 || outcome == "killed") io_.out << ")";
+  const std::vector<Json>& workers = answer.ItemsOf("workers");
+  if (workers.empty()) io_.out << name << ": stopped\n";
+  for (const Json& worker : workers) {
+    const std::string outcome = worker.StringOr("outcome", "stopped");
+    const std::int64_t pid = worker.IntOr("pid");
+    io_.out << target.pool << ":" << worker.IntOr("slot") << ": " << outcome;
+    if (pid > 0) io_.out << " (pid " << pid;
+    if (outcome == "killed") io_.out << (pid > 0 ? ", " : " (") << "did not stop within stop_timeout";
+    if (pid > 0 || outcome == "killed") io_.out << ")";
     io_.out << "\n";
   }
 }
@@ -368,8 +323,7 @@ int Runner::Lifecycle() {
       if (!command_.json) ReportApiError(target.ToString(), *response);
       continue;
     }
-    Object::Ptr answer = ParseObject(response->body);
-    if (!command_.json) PrintLifecycle(target, answer.isNull() ? Object() : *answer);
+    if (!command_.json) PrintLifecycle(target, ParseObject(response->body));
   }
   if (command_.json) io_.out << (json.empty() ? "{" : json) << "}\n";
   return exit_;
@@ -392,10 +346,10 @@ int Runner::Changes(bool update) {
       {"resized", "resized", "resized"},
   }};
   return Single("POST", update ? "/v1/update" : "/v1/reread", body, update ? kLongWait : kQuickWait,
-                update ? "update" : "reread", [&](const Object& answer) {
+                update ? "update" : "reread", [&](const Json& answer) {
                   bool any = false;
                   for (const auto& words : kWords) {
-                    for (const std::string& name : Strings(*ArrayOf(answer, std::string(words[0])))) {
+                    for (const std::string& name : Strings(answer.ItemsOf(words[0]))) {
                       io_.out << name << ": " << words[update ? 2 : 1] << "\n";
                       any = true;
                     }
@@ -407,8 +361,8 @@ int Runner::Changes(bool update) {
 int Runner::Scale() {
   const Target& target = command_.targets[0];
   return Single("POST", ApiPath(target, "scale"), "{\"workers\": " + std::to_string(command_.workers) + "}",
-                kQuickWait, target.pool, [&](const Object& answer) {
-                  const auto n = IntOr(answer, "workers", command_.workers);
+                kQuickWait, target.pool, [&](const Json& answer) {
+                  const auto n = answer.IntOr("workers", command_.workers);
                   io_.out << target.pool << ": " << n << (n == 1 ? " worker\n" : " workers\n");
                 });
 }
@@ -416,13 +370,12 @@ int Runner::Scale() {
 int Runner::SignalWorkers() {
   const Target& target = command_.targets[0];
   return Single("POST", ApiPath(target, "signal"), "{\"signal\": " + JsonQuote(command_.signal) + "}", kQuickWait,
-                target.ToString(), [&](const Object& answer) {
-                  Array::Ptr signalled = ArrayOf(answer, "signalled");
-                  if (signalled->size() == 0) io_.out << target.ToString() << ": no worker to signal\n";
-                  for (std::size_t i = 0; i < signalled->size(); ++i) {
-                    const Object& worker = *ObjectAt(*signalled, i);
-                    io_.out << target.pool << ":" << IntOr(worker, "slot") << ": signalled (pid "
-                            << IntOr(worker, "pid") << ")\n";
+                target.ToString(), [&](const Json& answer) {
+                  const std::vector<Json>& signalled = answer.ItemsOf("signalled");
+                  if (signalled.empty()) io_.out << target.ToString() << ": no worker to signal\n";
+                  for (const Json& worker : signalled) {
+                    io_.out << target.pool << ":" << worker.IntOr("slot") << ": signalled (pid "
+                            << worker.IntOr("pid") << ")\n";
                   }
                 });
 }
@@ -430,17 +383,15 @@ int Runner::SignalWorkers() {
 int Runner::Pid() {
   if (command_.targets.empty()) {
     return Single("GET", "/v1/version", "", kQuickWait, "pid",
-                  [&](const Object& answer) { io_.out << IntOr(answer, "pid") << "\n"; });
+                  [&](const Json& answer) { io_.out << answer.IntOr("pid") << "\n"; });
   }
   const Target& target = command_.targets[0];
-  int code = Single("GET", ApiPath({.pool = target.pool}, ""), "", kQuickWait, target.pool, [&](const Object& pool) {
-    Array::Ptr workers = ArrayOf(pool, "workers");
+  int code = Single("GET", ApiPath({.pool = target.pool}, ""), "", kQuickWait, target.pool, [&](const Json& pool) {
     bool found = false;
-    for (std::size_t i = 0; i < workers->size(); ++i) {
-      const Object& worker = *ObjectAt(*workers, i);
-      if (target.slot && IntOr(worker, "slot", -1) != *target.slot) continue;
+    for (const Json& worker : pool.ItemsOf("workers")) {
+      if (target.slot && worker.IntOr("slot", -1) != *target.slot) continue;
       found = true;
-      io_.out << IntOr(worker, "pid") << "\n";
+      io_.out << worker.IntOr("pid") << "\n";
     }
     if (target.slot && !found) {
       io_.err << target.ToString() << ": ERROR (no such worker)\n";
@@ -457,20 +408,22 @@ bool Runner::PrintLogs(const Response& response, std::int64_t& next) {
     ReportApiError(command_.targets[0].pool, response);
     return false;
   }
-  Object::Ptr answer = ParseObject(response.body);
-  if (answer.isNull()) {
+  auto answer = internal::ParseJson(response.body);
+  if (!answer || answer->type != Json::Type::kObject) {
     io_.err << "supervisorctl: unexpected answer from the daemon: " << response.body.substr(0, 200) << "\n";
     Fail(kExitFailed);
     return false;
   }
-  Array::Ptr lines = ArrayOf(*answer, "lines");
-  if (command_.json && (lines->size() > 0 || next < 0)) io_.out << response.body << "\n";
-  if (const auto dropped = IntOr(*answer, "dropped"); dropped > 0 && next >= 0) {
+  const std::vector<Json>& lines = answer->ItemsOf("lines");
+  if (command_.json && (!lines.empty() || next < 0)) io_.out << response.body << "\n";
+  if (const auto dropped = answer->IntOr("dropped"); dropped > 0 && next >= 0) {
     io_.err << "supervisorctl: " << dropped << (dropped == 1 ? " line" : " lines") << " dropped\n";
   }
-  for (std::size_t i = 0; i < lines->size() && !command_.json; ++i) io_.out << StringOr(*ObjectAt(*lines, i), "text") << "\n";
+  for (const Json& line : lines) {
+    if (!command_.json) io_.out << line.StringOr("text") << "\n";
+  }
   io_.out.flush();
-  next = IntOr(*answer, "next", next);
+  next = answer->IntOr("next", next);
   return io_.out.good();
 }
 
@@ -529,14 +482,15 @@ int Runner::Call() {
 
 int Runner::Shutdown() {
   return Single("POST", "/v1/shutdown", "{}", kQuickWait, "shutdown",
-                [&](const Object&) { io_.out << "shutting down\n"; });
+                [&](const Json&) { io_.out << "shutting down\n"; });
 }
 
 int Runner::Version() {
-  return Single("GET", "/v1/version", "", kQuickWait, "version", [&](const Object& v) {
-    io_.out << StringOr(v, "name", "supervisor") << " " << StringOr(v, "version", "?") << " (api " << IntOr(v, "api")
-            << "), pid " << IntOr(v, "pid") << ", uptime " << FormatUptime(std::chrono::milliseconds(IntOr(v, "uptime_ms")))
-            << ", config " << StringOr(v, "config") << "\n";
+  return Single("GET", "/v1/version", "", kQuickWait, "version", [&](const Json& v) {
+    io_.out << v.StringOr("name", "supervisor") << " " << v.StringOr("version", "?") << " (api " << v.IntOr("api")
+            << "), pid " << v.IntOr("pid") << ", uptime "
+            << FormatUptime(std::chrono::milliseconds(v.IntOr("uptime_ms"))) << ", config " << v.StringOr("config")
+            << "\n";
   });
 }
 
@@ -606,18 +560,19 @@ int WorseExitCode(int a, int b) {
 }
 
 std::string DescribeApiError(int http_status, std::string_view body) {
-  Object::Ptr root = ParseObject(std::string(body));
-  Object::Ptr error = root.isNull() ? nullptr : root->getObject("error");
-  if (error.isNull()) {
+  const Json root = ParseObject(body);
+  const Json* error = root.Find("error");
+  if (error == nullptr) {
     std::string text = "HTTP " + std::to_string(http_status);
     if (!body.empty()) text += ": " + std::string(body.substr(0, 200));
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text;
   }
-  std::string text = StringOr(*error, "code", "HTTP " + std::to_string(http_status));
-  if (error->has("plugin_code")) text += " (plugin code " + std::to_string(IntOr(*error, "plugin_code")) + ")";
-  if (root->has("plugin_code")) text += " (plugin code " + std::to_string(IntOr(*root, "plugin_code")) + ")";
-  const std::string message = StringOr(*error, "message");
+  std::string text = error->StringOr("code", "HTTP " + std::to_string(http_status));
+  for (const Json* holder : {error, &root}) {  // docs/api.md leaves its place open
+    if (holder->Find("plugin_code") != nullptr) text += " (plugin code " + std::to_string(holder->IntOr("plugin_code")) + ")";
+  }
+  const std::string message = error->StringOr("message");
   return message.empty() ? text : text + ": " + message;
 }
 
@@ -631,21 +586,6 @@ std::string DescribeClientError(const Error& error, const std::string& socket, c
   return text + " (is it running? start it with: supervisor -c " + (config.empty() ? "pools.yaml" : config) + ")";
 }
 
-std::string JsonQuote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+std::string JsonQuote(std::string_view text) { return internal::Quote(text); }
 
 }  // namespace sv::ctl
