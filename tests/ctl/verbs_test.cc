@@ -236,7 +236,7 @@ TEST(DescribeClientErrorTest, HintsHowToStartOrWhoMayConnect) {
 }
 
 TEST(JsonQuoteTest, EscapesQuotesBackslashesAndControls) {
-  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), R"("a\"b\\c\u000a\u0001")");
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), R"("a\"b\\c\n\u0001")");
 }
 
 }  // namespace
