@@ -23,7 +23,7 @@ constexpr auto kDefaultStartTimeout = 10s;
 constexpr auto kDefaultStopTimeout = 30s;
 constexpr std::int64_t kMaxLogWaitMs = 60'000;
 
-HttpResponse Json(int status, const Poco::JSON::Object::Ptr& body) { return {status, "application/json", Stringify(body)}; }
+HttpResponse Json(int status, const JsonValue& body) { return {status, "application/json", Stringify(body)}; }
 HttpResponse Text(int status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body)}; }
 
 int StatusFor(ErrorCode code) {
@@ -80,25 +80,25 @@ std::string Join(const std::vector<std::string>& names) {
   return out;
 }
 
-Poco::JSON::Array::Ptr Array(const std::vector<std::string>& names) {
-  Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
-  for (const auto& n : names) a->add(n);
+JsonValue Array(const std::vector<std::string>& names) {
+  JsonValue a = JsonValue::array();
+  for (const auto& n : names) a.push_back(n);
   return a;
 }
 
-Poco::JSON::Object::Ptr SummaryJson(const ReloadSummary& s) {
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("added", Array(s.added));
-  o->set("removed", Array(s.removed));
-  o->set("changed", Array(s.changed));
-  o->set("resized", Array(s.resized));
-  o->set("supervisor_keys", Array(s.supervisor_keys));
+JsonValue SummaryJson(const ReloadSummary& s) {
+  JsonValue o = JsonValue::object();
+  o["added"] = Array(s.added);
+  o["removed"] = Array(s.removed);
+  o["changed"] = Array(s.changed);
+  o["resized"] = Array(s.resized);
+  o["supervisor_keys"] = Array(s.supervisor_keys);
   return o;
 }
 
 // A request's parsed JSON body plus its query, read the same way.
 struct Args {
-  Poco::JSON::Object::Ptr body;
+  JsonValue body;
   const HttpRequest* request;
 
   // timeout_ms from the body or the query; `fallback` when absent.
@@ -126,7 +126,7 @@ struct Args {
 std::expected<Args, HttpResponse> ArgsOf(const HttpRequest& r) {
   auto body = ParseObject(r.body);
   if (!body) return std::unexpected(BadRequest(body.error()));
-  return Args{*body, &r};
+  return Args{std::move(*body), &r};
 }
 
 // SIGHUP, "HUP", "1".
@@ -154,23 +154,23 @@ bool Running(const supervisor::WorkerStatus& w) {
 }  // namespace
 
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
-  Poco::JSON::Object::Ptr error = NewObject();
-  error->set("code", std::string(code));
-  error->set("message", std::string(message));
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("error", error);
+  JsonValue error = JsonValue::object();
+  error["code"] = std::string(code);
+  error["message"] = std::string(message);
+  JsonValue o = JsonValue::object();
+  o["error"] = error;
   return Json(status, o);
 }
 
 HttpResponse ErrorResponse(const Error& error) {
   HttpResponse response = ErrorResponse(StatusFor(error.code()), CodeName(error.code()), error.message());
   if (error.code() == ErrorCode::kPluginError) {
-    Poco::JSON::Object::Ptr error_body = NewObject();
-    error_body->set("code", std::string(CodeName(error.code())));
-    error_body->set("message", error.message());
-    error_body->set("plugin_code", error.plugin_code());
-    Poco::JSON::Object::Ptr o = NewObject();
-    o->set("error", error_body);
+    JsonValue error_body = JsonValue::object();
+    error_body["code"] = std::string(CodeName(error.code()));
+    error_body["message"] = error.message();
+    error_body["plugin_code"] = error.plugin_code();
+    JsonValue o = JsonValue::object();
+    o["error"] = error_body;
     response.body = Stringify(o);
   }
   return response;
@@ -233,15 +233,15 @@ HttpResponse Api::Route(const HttpRequest& r) {
   const std::string& what = parts[1];
   if (what == "version") {
     if (r.method != "GET") return MethodNotAllowed(r);
-    Poco::JSON::Object::Ptr o = NewObject();
-    o->set("name", std::string("supervisor"));
-    o->set("version", options_.version);
-    o->set("api", 1);
-    o->set("pid", static_cast<int>(getpid()));
-    o->set("config", controller_.config_path().string());
-    o->set("uptime_ms", static_cast<Poco::Int64>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::steady_clock::now() - controller_.started())
-                                                     .count()));
+    JsonValue o = JsonValue::object();
+    o["name"] = std::string("supervisor");
+    o["version"] = options_.version;
+    o["api"] = 1;
+    o["pid"] = static_cast<int>(getpid());
+    o["config"] = controller_.config_path().string();
+    o["uptime_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                           controller_.started())
+                         .count();
     return Json(200, o);
   }
   if (what != "reread" && what != "update" && what != "shutdown") return NotFound("no such endpoint: " + r.path);
@@ -249,8 +249,8 @@ HttpResponse Api::Route(const HttpRequest& r) {
   auto args = ArgsOf(r);
   if (!args) return args.error();
   if (what == "shutdown") {
-    Poco::JSON::Object::Ptr o = NewObject();
-    o->set("shutting_down", true);
+    JsonValue o = JsonValue::object();
+    o["shutting_down"] = true;
     if (options_.shutdown) options_.shutdown();
     return Json(202, o);
   }
@@ -260,14 +260,12 @@ HttpResponse Api::Route(const HttpRequest& r) {
     return summary ? Json(200, SummaryJson(*summary)) : ErrorResponse(summary.error());
   }
   std::optional<std::set<std::string>> only;
-  if (args->body->has("pools")) {
-    auto list = args->body->getArray("pools");
-    if (list.isNull()) return BadRequest("'pools' must be an array of pool names");
+  if (auto pools = args->body.find("pools"); pools != args->body.end()) {
+    const bool names = pools->is_array() && std::all_of(pools->begin(), pools->end(),
+                                                         [](const JsonValue& v) { return v.is_string(); });
+    if (!names) return BadRequest("'pools' must be an array of pool names");
     only.emplace();
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      if (!list->get(static_cast<unsigned>(i)).isString()) return BadRequest("'pools' must be an array of pool names");
-      only->insert(list->getElement<std::string>(static_cast<unsigned>(i)));
-    }
+    for (const JsonValue& name : *pools) only->insert(name.get<std::string>());
   }
   auto summary = controller_.Update(only);
   return summary ? Json(200, SummaryJson(*summary)) : ErrorResponse(summary.error());
@@ -277,10 +275,10 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
   if (parts.size() == 2) {
     if (r.method != "GET") return MethodNotAllowed(r);
     const bool rss = r.query.contains("rss") && r.query.at("rss") != "0";
-    Poco::JSON::Array::Ptr pools = new Poco::JSON::Array;
-    for (const PoolStatus& pool : controller_.supervisor().Snapshot({.rss = rss})) pools->add(PoolJson(pool));
-    Poco::JSON::Object::Ptr o = NewObject();
-    o->set("pools", pools);
+    JsonValue pools = JsonValue::array();
+    for (const PoolStatus& pool : controller_.supervisor().Snapshot({.rss = rss})) pools.push_back(PoolJson(pool));
+    JsonValue o = JsonValue::object();
+    o["pools"] = pools;
     return Json(200, o);
   }
   const std::string& name = parts[2];
@@ -303,15 +301,20 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
   if (!args) return args.error();
   if (shutting_down_.load()) return ErrorResponse(503, "ShuttingDown", "the supervisor is shutting down");
   auto& sv = controller_.supervisor();
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("pool", name);
+  JsonValue o = JsonValue::object();
+  o["pool"] = name;
   if (verb == "start") {
     auto deadline = args->DeadlineOr(kDefaultStartTimeout);
     if (!deadline) return deadline.error();
     controller_.MarkStopped(name, false);
     if (Status s = sv.Start(name); !s) return ErrorResponse(s.error());
+    // A whole pool means every worker: slots an operator stopped come back too.
+    for (const auto& w : pool->workers) {
+      if (w.state != supervisor::WorkerState::kStopped || pool->state != supervisor::PoolState::kRunning) continue;
+      if (Status s = sv.StartWorker(name, w.slot); !s) return ErrorResponse(s.error());
+    }
     if (Status s = sv.WaitReady(name, *deadline); !s) return ErrorResponse(s.error());
-    o->set("ready", true);
+    o["ready"] = true;
     return Json(200, o);
   }
   if (verb == "stop") {
@@ -325,7 +328,7 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
     auto deadline = args->DeadlineOr(kDefaultStopTimeout);
     if (!deadline) return deadline.error();
     if (Status s = sv.Restart(name, *deadline); !s) return ErrorResponse(s.error());
-    o->set("ready", true);
+    o["ready"] = true;
     return Json(200, o);
   }
   if (verb == "scale") {
@@ -333,7 +336,7 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
     if (!workers) return workers.error();
     if (!*workers) return BadRequest("scale takes {\"workers\": N}");
     if (Status s = controller_.Scale(name, static_cast<std::uint32_t>(**workers)); !s) return ErrorResponse(s.error());
-    o->set("workers", **workers);
+    o["workers"] = **workers;
     return Json(200, o);
   }
   if (verb == "signal") {
@@ -350,7 +353,7 @@ HttpResponse Api::Call(const HttpRequest& r, const PoolStatus& pool) {
   if (method == r.query.end() || method->second.empty()) {
     return BadRequest("call needs ?method=<name> in the query (the body is the input)");
   }
-  Args args{NewObject(), &r};
+  Args args{JsonValue::object(), &r};
   auto ms = args.Int("timeout_ms", kMaxTimeoutMs);
   if (!ms) return ms.error();
   if (shutting_down_.load()) return ErrorResponse(503, "ShuttingDown", "the supervisor is shutting down");
@@ -368,16 +371,16 @@ HttpResponse Api::Signal(const std::string& pool, std::optional<std::uint32_t> s
   if (!signo) return BadRequest("unknown signal '" + text + "' (try HUP, TERM, USR1 or a number)");
   auto sent = controller_.supervisor().Signal(pool, slot, *signo);
   if (!sent) return ErrorResponse(sent.error());
-  Poco::JSON::Array::Ptr signalled = new Poco::JSON::Array;
+  JsonValue signalled = JsonValue::array();
   for (const auto& s : *sent) {
-    Poco::JSON::Object::Ptr o = NewObject();
-    o->set("slot", s.slot);
-    o->set("pid", static_cast<int>(s.pid));
-    signalled->add(o);
+    JsonValue o = JsonValue::object();
+    o["slot"] = s.slot;
+    o["pid"] = static_cast<int>(s.pid);
+    signalled.push_back(o);
   }
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("pool", pool);
-  o->set("signalled", signalled);
+  JsonValue o = JsonValue::object();
+  o["pool"] = pool;
+  o["signalled"] = signalled;
   return Json(200, o);
 }
 
@@ -405,9 +408,9 @@ HttpResponse Api::Worker(const HttpRequest& r, const PoolStatus& pool, const std
   if (shutting_down_.load()) return ErrorResponse(503, "ShuttingDown", "the supervisor is shutting down");
   const auto index = static_cast<std::uint32_t>(slot);
   auto& sv = controller_.supervisor();
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("pool", pool.name);
-  o->set("slot", index);
+  JsonValue o = JsonValue::object();
+  o["pool"] = pool.name;
+  o["slot"] = index;
   if (verb == "signal") {
     auto signal = StringMember(args->body, "signal");
     if (!signal) return BadRequest(signal.error());
@@ -426,38 +429,13 @@ HttpResponse Api::Worker(const HttpRequest& r, const PoolStatus& pool, const std
   if (!deadline) return deadline.error();
   Status s = verb == "start" ? sv.StartWorker(pool.name, index, *deadline) : sv.RestartWorker(pool.name, index, *deadline);
   if (!s) return ErrorResponse(s.error());
-  o->set("ready", true);
+  o["ready"] = true;
   return Json(200, o);
 }
 
 }  // namespace sv::daemon
 
 namespace sv::daemon {
-
-namespace {
-
-// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD:
-// worker output is arbitrary bytes, JSON strings are not.
-std::string ValidUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
-    if (ok) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 HttpResponse Api::Logs(const HttpRequest& r, const PoolStatus& pool) {
   supervisor::LogStream stream = supervisor::LogStream::kStdout;
@@ -468,7 +446,7 @@ HttpResponse Api::Logs(const HttpRequest& r, const PoolStatus& pool) {
       return BadRequest("stream must be stdout or stderr, got '" + it->second + "'");
     }
   }
-  Args args{NewObject(), &r};
+  Args args{JsonValue::object(), &r};
   auto tail = args.Int("tail", 100'000);
   auto after = args.Int("after", std::numeric_limits<std::int64_t>::max());
   auto wait_ms = args.Int("wait_ms", kMaxLogWaitMs);
@@ -488,19 +466,19 @@ HttpResponse Api::Logs(const HttpRequest& r, const PoolStatus& pool) {
     read = controller_.supervisor().ReadLog(pool.name, stream, query, slice);
   }
   if (!read) return ErrorResponse(read.error());
-  Poco::JSON::Array::Ptr lines = new Poco::JSON::Array;
+  JsonValue lines = JsonValue::array();
   for (const auto& line : read->lines) {
-    Poco::JSON::Object::Ptr o = NewObject();
-    o->set("seq", static_cast<Poco::UInt64>(line.seq));
-    o->set("text", ValidUtf8(line.text));
-    lines->add(o);
+    JsonValue o = JsonValue::object();
+    o["seq"] = static_cast<std::uint64_t>(line.seq);
+    o["text"] = line.text;
+    lines.push_back(o);
   }
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("pool", pool.name);
-  o->set("stream", std::string(supervisor::LogStreamName(stream)));
-  o->set("lines", lines);
-  o->set("next", static_cast<Poco::UInt64>(read->next));
-  o->set("dropped", static_cast<Poco::UInt64>(read->dropped));
+  JsonValue o = JsonValue::object();
+  o["pool"] = pool.name;
+  o["stream"] = std::string(supervisor::LogStreamName(stream));
+  o["lines"] = lines;
+  o["next"] = static_cast<std::uint64_t>(read->next);
+  o["dropped"] = static_cast<std::uint64_t>(read->dropped);
   return Json(200, o);
 }
 

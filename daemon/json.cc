@@ -1,41 +1,27 @@
 #include "daemon/json.h"
 
-#include <Poco/Exception.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
-
 #include <chrono>
-#include <sstream>
 
 namespace sv::daemon {
 
-Poco::JSON::Object::Ptr NewObject() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
-
-std::string Stringify(const Poco::JSON::Object::Ptr& object) {
-  std::ostringstream out;
-  object->stringify(out);
-  out << '\n';
-  return std::move(out).str();
+std::string Stringify(const JsonValue& value) {
+  return value.dump(-1, ' ', false, JsonValue::error_handler_t::replace) + "\n";
 }
 
 namespace {
 
-Poco::JSON::Object::Ptr WorkerJson(const std::string& pool, const supervisor::WorkerStatus& w) {
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("id", pool + ":" + std::to_string(w.slot));
-  o->set("slot", w.slot);
-  o->set("state", std::string(supervisor::WorkerStateName(w.state)));
-  o->set("pid", static_cast<int>(w.pid));
-  o->set("uptime_ms", static_cast<Poco::Int64>(std::chrono::duration_cast<std::chrono::milliseconds>(w.uptime).count()));
-  o->set("calls", static_cast<Poco::UInt64>(w.calls));
-  o->set("generation", static_cast<Poco::UInt64>(w.generation));
-  o->set("rss_bytes", static_cast<Poco::UInt64>(w.rss_bytes));
-  if (w.last_exit) {
-    o->set("last_exit", w.last_exit->ToString());
-  } else {
-    o->set("last_exit", Poco::Dynamic::Var());
-  }
-  return o;
+JsonValue WorkerJson(const std::string& pool, const supervisor::WorkerStatus& w) {
+  return {
+      {"id", pool + ":" + std::to_string(w.slot)},
+      {"slot", w.slot},
+      {"state", supervisor::WorkerStateName(w.state)},
+      {"pid", w.pid},
+      {"uptime_ms", std::chrono::duration_cast<std::chrono::milliseconds>(w.uptime).count()},
+      {"calls", w.calls},
+      {"generation", w.generation},
+      {"rss_bytes", w.rss_bytes},
+      {"last_exit", w.last_exit ? JsonValue(w.last_exit->ToString()) : JsonValue(nullptr)},
+  };
 }
 
 std::uint32_t ReadyWorkers(const supervisor::PoolStatus& pool) {
@@ -48,82 +34,66 @@ std::uint32_t ReadyWorkers(const supervisor::PoolStatus& pool) {
 
 }  // namespace
 
-Poco::JSON::Object::Ptr PoolJson(const supervisor::PoolStatus& pool) {
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("name", pool.name);
-  o->set("state", std::string(supervisor::PoolStateName(pool.state)));
-  o->set("desired_workers", pool.desired_workers);
-  o->set("ready_workers", ReadyWorkers(pool));
-  o->set("waiting_callers", pool.waiting_callers);
-  o->set("calls", static_cast<Poco::UInt64>(pool.calls));
-  Poco::JSON::Object::Ptr failures = NewObject();
-  for (const auto& [kind, count] : pool.failures) failures->set(kind, static_cast<Poco::UInt64>(count));
-  o->set("failures", failures);
-  o->set("restarts", static_cast<Poco::UInt64>(pool.restarts));
-  o->set("kills", static_cast<Poco::UInt64>(pool.kills));
-  o->set("last_error", pool.last_error);
-  o->set("kill_scope", pool.kill_scope);
-  o->set("spawner", pool.spawner);
-  o->set("zygote_pid", static_cast<int>(pool.zygote_pid));
-  Poco::JSON::Object::Ptr dropped = NewObject();
-  dropped->set("stdout", static_cast<Poco::UInt64>(pool.stdout_log.dropped));
-  dropped->set("stderr", static_cast<Poco::UInt64>(pool.stderr_log.dropped));
-  o->set("logs_dropped", dropped);
-  Poco::JSON::Array::Ptr workers = new Poco::JSON::Array;
-  for (const auto& w : pool.workers) workers->add(WorkerJson(pool.name, w));
-  o->set("workers", workers);
-  return o;
+JsonValue PoolJson(const supervisor::PoolStatus& pool) {
+  JsonValue workers = JsonValue::array();
+  for (const auto& w : pool.workers) workers.push_back(WorkerJson(pool.name, w));
+  JsonValue failures = JsonValue::object();
+  for (const auto& [kind, count] : pool.failures) failures[kind] = count;
+  return {
+      {"name", pool.name},
+      {"state", supervisor::PoolStateName(pool.state)},
+      {"desired_workers", pool.desired_workers},
+      {"ready_workers", ReadyWorkers(pool)},
+      {"waiting_callers", pool.waiting_callers},
+      {"calls", pool.calls},
+      {"failures", std::move(failures)},
+      {"restarts", pool.restarts},
+      {"kills", pool.kills},
+      {"last_error", pool.last_error},
+      {"kill_scope", pool.kill_scope},
+      {"spawner", pool.spawner},
+      {"zygote_pid", pool.zygote_pid},
+      {"logs_dropped", {{"stdout", pool.stdout_log.dropped}, {"stderr", pool.stderr_log.dropped}}},
+      {"workers", std::move(workers)},
+  };
 }
 
-Poco::JSON::Object::Ptr StopReportJson(const supervisor::StopReport& report) {
-  Poco::JSON::Object::Ptr o = NewObject();
-  o->set("pool", report.pool);
-  Poco::JSON::Array::Ptr workers = new Poco::JSON::Array;
+JsonValue StopReportJson(const supervisor::StopReport& report) {
+  JsonValue workers = JsonValue::array();
   for (const auto& entry : report.workers) {
-    Poco::JSON::Object::Ptr w = NewObject();
-    w->set("slot", entry.slot);
-    w->set("pid", static_cast<int>(entry.pid));
-    w->set("outcome", std::string(supervisor::StopOutcomeName(entry.outcome)));
-    workers->add(w);
+    workers.push_back(
+        {{"slot", entry.slot}, {"pid", entry.pid}, {"outcome", supervisor::StopOutcomeName(entry.outcome)}});
   }
-  o->set("workers", workers);
-  return o;
+  return {{"pool", report.pool}, {"workers", std::move(workers)}};
 }
 
-std::expected<Poco::JSON::Object::Ptr, std::string> ParseObject(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return NewObject();
-  try {
-    Poco::JSON::Parser parser;
-    const Poco::Dynamic::Var parsed = parser.parse(std::string(body));
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return std::unexpected("the body is not a JSON object");
-    return parsed.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception& e) {
-    return std::unexpected("the body is not valid JSON: " + e.message());
-  }
+std::expected<JsonValue, std::string> ParseObject(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return JsonValue::object();
+  JsonValue parsed = JsonValue::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return std::unexpected("the body is not valid JSON");
+  if (!parsed.is_object()) return std::unexpected("the body is not a JSON object");
+  return parsed;
 }
 
-std::expected<std::optional<std::int64_t>, std::string> IntMember(const Poco::JSON::Object::Ptr& object,
-                                                                   const std::string& key, std::int64_t max) {
-  if (!object->has(key)) return std::nullopt;
-  const Poco::Dynamic::Var value = object->get(key);
-  if (!value.isInteger()) return std::unexpected("'" + key + "' must be an integer");
-  try {
-    const std::int64_t n = value.convert<Poco::Int64>();
-    if (n < 0 || n > max) {
-      return std::unexpected("'" + key + "' must be from 0 to " + std::to_string(max) + ", got " + std::to_string(n));
-    }
-    return n;
-  } catch (const Poco::Exception&) {
-    return std::unexpected("'" + key + "' is out of range");
+std::expected<std::optional<std::int64_t>, std::string> IntMember(const JsonValue& object, const std::string& key,
+                                                                   std::int64_t max) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (!it->is_number_integer()) return std::unexpected("'" + key + "' must be an integer");
+  const bool negative = it->is_number_unsigned() ? false : it->get<std::int64_t>() < 0;
+  const bool too_big = it->is_number_unsigned() ? it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)
+                                                : it->get<std::int64_t>() > max;
+  if (negative || too_big) {
+    return std::unexpected("'" + key + "' must be from 0 to " + std::to_string(max) + ", got " + it->dump());
   }
+  return it->get<std::int64_t>();
 }
 
-std::expected<std::optional<std::string>, std::string> StringMember(const Poco::JSON::Object::Ptr& object,
-                                                                    const std::string& key) {
-  if (!object->has(key)) return std::nullopt;
-  const Poco::Dynamic::Var value = object->get(key);
-  if (!value.isString()) return std::unexpected("'" + key + "' must be a string");
-  return value.extract<std::string>();
+std::expected<std::optional<std::string>, std::string> StringMember(const JsonValue& object, const std::string& key) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (!it->is_string()) return std::unexpected("'" + key + "' must be a string");
+  return it->get<std::string>();
 }
 
 }  // namespace sv::daemon

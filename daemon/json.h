@@ -1,9 +1,8 @@
-// JSON for the control API (Poco::JSON): status bodies out, request bodies in.
-// Used by the daemon.
+// JSON for the control API (nlohmann/json, keys in insertion order): status
+// bodies out, request bodies in. Used by the daemon.
 #pragma once
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <expected>
@@ -15,20 +14,21 @@
 
 namespace sv::daemon {
 
-// A new object that keeps keys in insertion order.
-Poco::JSON::Object::Ptr NewObject();
-std::string Stringify(const Poco::JSON::Object::Ptr& object);
+using JsonValue = nlohmann::ordered_json;
 
-Poco::JSON::Object::Ptr PoolJson(const supervisor::PoolStatus& pool);
-Poco::JSON::Object::Ptr StopReportJson(const supervisor::StopReport& report);
+// One line of JSON; bytes that are not valid UTF-8 (worker output, names)
+// become U+FFFD rather than an error.
+std::string Stringify(const JsonValue& value);
+
+JsonValue PoolJson(const supervisor::PoolStatus& pool);
+JsonValue StopReportJson(const supervisor::StopReport& report);
 
 // A request body: empty is {}; anything but a JSON object is an error message.
-std::expected<Poco::JSON::Object::Ptr, std::string> ParseObject(std::string_view body);
+std::expected<JsonValue, std::string> ParseObject(std::string_view body);
 // An optional non-negative integer member no larger than `max`: nullopt when
 // absent, an error message when of another type or out of range.
-std::expected<std::optional<std::int64_t>, std::string> IntMember(const Poco::JSON::Object::Ptr& object,
-                                                                   const std::string& key, std::int64_t max);
-std::expected<std::optional<std::string>, std::string> StringMember(const Poco::JSON::Object::Ptr& object,
-                                                                    const std::string& key);
+std::expected<std::optional<std::int64_t>, std::string> IntMember(const JsonValue& object, const std::string& key,
+                                                                   std::int64_t max);
+std::expected<std::optional<std::string>, std::string> StringMember(const JsonValue& object, const std::string& key);
 
 }  // namespace sv::daemon

@@ -173,7 +173,10 @@ TEST(DaemonE2e, StartRestartAndOneWorker) {
   EXPECT_EQ(d->Ctl({"call", "echo", "echo", "still"}, Soon()).out, "still");
   EXPECT_EQ(d->Ctl({"start", "echo:1"}, Soon()).exit_code, 0);
   EXPECT_EQ(d->Ctl({"status", "echo:1"}, Soon()).exit_code, 0);
+  // A whole pool means every worker, one stopped on its own included.
+  ASSERT_EQ(d->Ctl({"stop", "echo:0"}, Soon()).exit_code, 0);
   EXPECT_EQ(d->Ctl({"start", "all"}, Soon()).exit_code, 0);
+  EXPECT_EQ(d->Ctl({"status", "echo:0"}, Soon()).exit_code, 0);
 }
 
 TEST(DaemonE2e, CallTakesDataAFileOrStandardInput) {
