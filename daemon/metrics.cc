@@ -1,5 +1,6 @@
 #include "daemon/metrics.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -22,9 +23,9 @@ std::string Escape(std::string_view value) {
 
 std::string Number(double v) {
   if (std::isinf(v)) return "+Inf";
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", v);
-  return buffer;
+  char buffer[400];  // the longest fixed double
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed).ptr;  // shortest exact
+  return std::string(buffer, end);
 }
 
 class Writer {
@@ -81,7 +82,7 @@ void Gauges(Writer& w, const std::vector<PoolStatus>& pools) {
     std::map<std::string, int> by_state;
     for (auto state : {supervisor::WorkerState::kStarting, supervisor::WorkerState::kReady,
                        supervisor::WorkerState::kBusy, supervisor::WorkerState::kStopping,
-                       supervisor::WorkerState::kBackoff, supervisor::WorkerState::kFatal}) {
+                       supervisor::WorkerState::kBackoff, supervisor::WorkerState::kFatal, supervisor::WorkerState::kStopped}) {
       by_state[std::string(supervisor::WorkerStateName(state))] = 0;
     }
     for (const auto& worker : p.workers) ++by_state[std::string(supervisor::WorkerStateName(worker.state))];

@@ -10,7 +10,8 @@ config=examples/pools.yaml
 socket=build/run/supervisor.sock
 log=$(mktemp /tmp/supervisor-demo.XXXXXX.log)
 ctl() { "$build/ctl/supervisorctl" -c "$config" "$@"; }
-show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
+show() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 run() { show "$@"; "$@"; echo "(exit $?)"; }
 
 daemon_pid=
