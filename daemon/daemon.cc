@@ -237,6 +237,11 @@ void Daemon::Reload() {
   auto summary = controller_->Update(std::nullopt);
   if (summary) {
     LogSummary("reload", *summary);
+    const auto& keys = summary->supervisor_keys;
+    if (std::find_if(keys.begin(), keys.end(), [](const std::string& k) { return k.starts_with("log_"); }) != keys.end()) {
+      SetUpLogging(controller_->running().supervisor);
+      Log().information("logging settings applied");
+    }
   } else {
     Log().error("reload refused, the running pools are unchanged:\n%s", summary.error().message());
   }

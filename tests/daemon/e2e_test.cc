@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -391,6 +394,74 @@ TEST(DaemonE2e, ProbesAndMetrics) {
   ASSERT_EQ(d->Ctl({"stop", "hang"}, Soon()).exit_code, 0);
   ready = d->Http("GET", "/readyz", "", Soon());
   EXPECT_EQ(HttpStatus(*ready), 200) << *ready;
+}
+
+// A TCP port nobody listens on right now.
+int FreePort() {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) return 0;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+// One GET over TCP to 127.0.0.1:port; the raw response.
+std::string TcpGet(int port, const std::string& path) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return "connect failed";
+  const timeval patience{20, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "write failed";
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd.get(), buffer, sizeof buffer)) > 0;) answer.append(buffer, static_cast<std::size_t>(n));
+  return answer;
+}
+
+TEST(DaemonE2e, TheTcpListenerServesProbesAndMetricsOnly) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  auto d = StartDaemon("supervisor:\n  metrics_listen: 127.0.0.1:" + std::to_string(port) +
+                       "\npools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(HttpStatus(TcpGet(port, "/healthz")), 200);
+  EXPECT_EQ(HttpStatus(TcpGet(port, "/readyz")), 200);
+  const std::string metrics = TcpGet(port, "/metrics");
+  EXPECT_EQ(HttpStatus(metrics), 200);
+  EXPECT_NE(metrics.find("sv_workers{pool=\"echo\",state=\"READY\"} 1"), std::string::npos) << metrics;
+  EXPECT_EQ(HttpStatus(TcpGet(port, "/v1/pools")), 404);
+  EXPECT_EQ(HttpStatus(TcpGet(port, "/v1/shutdown")), 404);
+}
+
+TEST(DaemonE2e, LogsGoToTheLogFileWithTheWorkersOutput) {
+  auto d = StartDaemon(R"(
+supervisor:
+  log_file: daemon-file.log
+pools:
+  hang:
+    plugin: @HELPERS@/libmisbehave_plugin.so
+)");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->Ctl({"call", "hang", "print_stderr", "a line from the plugin"}, Soon()).exit_code, 0);
+  // tail -f prints the kept line (or, if the log thread is slower, follows until it comes).
+  const ProgramResult tail = d->Ctl({"tail", "-f", "-n", "1", "--timeout", "1s", "hang", "stderr"}, Soon());
+  EXPECT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_EQ(tail.out, "a line from the plugin\n");
+  ASSERT_EQ(d->Ctl({"shutdown"}, Soon()).exit_code, 0);
+  ASSERT_TRUE(d->Wait(Soon()));
+  std::ifstream file(d->dir() / "daemon-file.log");
+  const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  EXPECT_NE(text.find("ready: 1 pools, 1/1 workers ready"), std::string::npos) << text;
+  EXPECT_NE(text.find("[stderr] a line from the plugin"), std::string::npos) << text;
+  EXPECT_EQ(d->log().find("ready:"), std::string::npos) << "logged to stderr too";
 }
 
 TEST(DaemonE2e, AnotherUidIsRefused) {
