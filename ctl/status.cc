@@ -3,15 +3,17 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "ctl/commands.h"
-#include "ctl/internal/json.h"
 
 namespace sv::ctl {
 namespace {
 
-using internal::Json;
+using Json = nlohmann::ordered_json;
 
 // A field missing or of the wrong type; caught where parsing started.
 struct FieldError : std::runtime_error {
@@ -19,25 +21,31 @@ struct FieldError : std::runtime_error {
 };
 
 const Json& Field(const Json& object, std::string_view key) {
-  const Json* value = object.Find(key);
-  if (value == nullptr) throw FieldError("missing field \"" + std::string(key) + "\"");
-  return *value;
+  const auto it = object.find(key);
+  if (it == object.end()) throw FieldError("missing field \"" + std::string(key) + "\"");
+  return *it;
 }
 
 std::string String(const Json& object, std::string_view key) {
   const Json& value = Field(object, key);
-  if (value.type == Json::Type::kNull) return "";
-  if (value.type != Json::Type::kString) throw FieldError("field \"" + std::string(key) + "\" is not a string");
-  return value.string;
+  if (value.is_null()) return "";
+  if (!value.is_string()) throw FieldError("field \"" + std::string(key) + "\" is not a string");
+  return value.get_ref<const std::string&>();
+}
+
+// nlohmann keeps non-negative integers as uint64; above INT64_MAX is not ours.
+bool IsInt64(const Json& value) {
+  if (value.is_number_unsigned()) {
+    return value.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  }
+  return value.is_number_integer();
 }
 
 std::int64_t Integer(const Json& object, std::string_view key, bool required = true) {
-  if (!required && object.Find(key) == nullptr) return 0;
+  if (!required && !object.contains(key)) return 0;
   const Json& value = Field(object, key);
-  if (value.type != Json::Type::kNumber || !value.integral) {
-    throw FieldError("field \"" + std::string(key) + "\" is not an integer");
-  }
-  return value.integer;
+  if (!IsInt64(value)) throw FieldError("field \"" + std::string(key) + "\" is not an integer");
+  return value.get<std::int64_t>();
 }
 
 std::uint64_t Count(const Json& object, std::string_view key, bool required = true) {
@@ -47,14 +55,14 @@ std::uint64_t Count(const Json& object, std::string_view key, bool required = tr
 }
 
 const Json& ObjectIn(const Json& value, std::string_view what) {
-  if (value.type != Json::Type::kObject) throw FieldError(std::string(what) + " is not a JSON object");
+  if (!value.is_object()) throw FieldError(std::string(what) + " is not a JSON object");
   return value;
 }
 
-const std::vector<Json>& ArrayField(const Json& object, std::string_view key) {
+const Json& ArrayField(const Json& object, std::string_view key) {
   const Json& value = Field(object, key);
-  if (value.type != Json::Type::kArray) throw FieldError("field \"" + std::string(key) + "\" is not an array");
-  return value.items;
+  if (!value.is_array()) throw FieldError("field \"" + std::string(key) + "\" is not an array");
+  return value;
 }
 
 WorkerStatus ReadWorker(const Json& object) {
@@ -65,7 +73,7 @@ WorkerStatus ReadWorker(const Json& object) {
   worker.pid = Integer(object, "pid");
   worker.uptime_ms = Integer(object, "uptime_ms", false);
   worker.calls = Count(object, "calls", false);
-  if (object.Find("last_exit") != nullptr) worker.last_exit = String(object, "last_exit");
+  if (object.contains("last_exit")) worker.last_exit = String(object, "last_exit");
   return worker;
 }
 
@@ -78,20 +86,57 @@ PoolStatus ReadPool(const Json& object) {
   pool.waiting_callers = Count(object, "waiting_callers", false);
   pool.calls = Count(object, "calls", false);
   pool.restarts = Count(object, "restarts", false);
-  if (object.Find("last_error") != nullptr) pool.last_error = String(object, "last_error");
-  const std::vector<Json>& workers = ArrayField(object, "workers");
+  if (object.contains("last_error")) pool.last_error = String(object, "last_error");
+  const Json& workers = ArrayField(object, "workers");
   pool.workers.reserve(workers.size());
   for (const Json& worker : workers) pool.workers.push_back(ReadWorker(ObjectIn(worker, "a worker")));
   return pool;
 }
 
+// Reads nothing; keeps where and why the text stopped being JSON. Used only
+// once the non-throwing parse has said the text is broken, to say where.
+class ErrorFinder final : public nlohmann::json_sax<Json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  // `position` counts the bytes read, the offending one included.
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::json::exception& error) override {
+    const std::string_view what = error.what();
+    const std::size_t colon = what.find(": ");  // after nlohmann's "[json.exception...] parse error at ..."
+    error_ = "invalid JSON at byte " + std::to_string(position > 0 ? position - 1 : 0) + ": " +
+             std::string(colon == std::string_view::npos ? what : what.substr(colon + 2));
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_ = "invalid JSON";
+};
+
+std::string WhyNotJson(std::string_view text) {
+  ErrorFinder finder;
+  (void)Json::sax_parse(text, &finder);
+  return finder.error();
+}
+
 // Runs `read` over the parsed document; every failure becomes one sentence.
 template <class T, class Read>
 std::expected<T, std::string> ParseWith(std::string_view json, Read read) {
-  auto root = internal::ParseJson(json);
-  if (!root) return std::unexpected("unexpected answer from the daemon: " + root.error());
+  const Json root = Json::parse(json, nullptr, false);
+  if (root.is_discarded()) return std::unexpected("unexpected answer from the daemon: " + WhyNotJson(json));
   try {
-    return read(ObjectIn(*root, "the answer"));
+    return read(ObjectIn(root, "the answer"));
   } catch (const FieldError& e) {
     return std::unexpected(std::string("unexpected answer from the daemon: ") + e.what());
   }
@@ -136,7 +181,7 @@ std::expected<PoolStatus, std::string> ParsePoolStatus(std::string_view json) {
 
 std::expected<std::vector<PoolStatus>, std::string> ParsePoolList(std::string_view json) {
   return ParseWith<std::vector<PoolStatus>>(json, [](const Json& root) {
-    const std::vector<Json>& pools = ArrayField(root, "pools");
+    const Json& pools = ArrayField(root, "pools");
     std::vector<PoolStatus> result;
     result.reserve(pools.size());
     for (const Json& pool : pools) result.push_back(ReadPool(ObjectIn(pool, "a pool")));

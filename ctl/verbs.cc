@@ -10,18 +10,22 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
 
-#include "ctl/internal/json.h"
+#include <nlohmann/json.hpp>
+
 #include "ctl/status.h"
 
 namespace sv::ctl {
 namespace {
 
 using namespace std::chrono_literals;
-using internal::Json;
+// Objects keep their members in document order, so a pool passed on keeps
+// the daemon's key order.
+using Json = nlohmann::ordered_json;
 
 // How long the client waits past the wait it asked the daemon for, for the
 // answer to arrive.
@@ -37,20 +41,49 @@ constexpr auto kFollowPoll = 30s;     // tail -f: the longest single wait_ms
 
 // The body as a JSON object; an empty object when it is not one.
 Json ParseObject(std::string_view body) {
-  auto value = internal::ParseJson(body);
-  if (value && value->type == Json::Type::kObject) return std::move(*value);
-  Json empty;
-  empty.type = Json::Type::kObject;
-  return empty;
+  Json value = Json::parse(body, nullptr, false);
+  return value.is_object() ? value : Json::object();
 }
 
-std::vector<std::string> Strings(const std::vector<Json>& items) {
+// The lenient reads of the verbs below: the member named `key` of an object;
+// nullptr when absent or `object` is not an object.
+const Json* Find(const Json& object, std::string_view key) {
+  const auto it = object.find(key);  // end() for a non-object too
+  return it == object.end() ? nullptr : &*it;
+}
+
+// The member when it is a string, else `fallback`.
+std::string StringOr(const Json& object, std::string_view key, std::string fallback = "") {
+  const Json* value = Find(object, key);
+  return value != nullptr && value->is_string() ? value->get_ref<const std::string&>() : fallback;
+}
+
+// The member when it is an integer that fits int64, else `fallback`.
+std::int64_t IntOr(const Json& object, std::string_view key, std::int64_t fallback = 0) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  const Json* value = Find(object, key);
+  if (value == nullptr || !value->is_number_integer()) return fallback;
+  if (value->is_number_unsigned() && value->get<std::uint64_t>() > kMax) return fallback;
+  return value->get<std::int64_t>();
+}
+
+// The member when it is an array, else an empty array.
+const Json& ItemsOf(const Json& object, std::string_view key) {
+  static const Json kNone = Json::array();
+  const Json* value = Find(object, key);
+  return value != nullptr && value->is_array() ? *value : kNone;
+}
+
+std::vector<std::string> Strings(const Json& items) {
   std::vector<std::string> out;
   for (const Json& item : items) {
-    if (item.type == Json::Type::kString) out.push_back(item.string);
+    if (item.is_string()) out.push_back(item.get_ref<const std::string&>());
   }
   return out;
 }
+
+// Compact JSON; bytes that are not UTF-8 become U+FFFD instead of throwing.
+std::string Dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 std::string ApiPath(const Target& target, std::string_view op) {
   std::string path = "/v1/pools/" + UrlEncode(target.pool);
@@ -61,21 +94,20 @@ std::string ApiPath(const Target& target, std::string_view op) {
 // A pool's JSON with only the workers in `slots`, keys in the daemon's order.
 std::string PoolWithSlots(const std::string& pool_body, const std::set<std::uint32_t>& slots) {
   Json pool = ParseObject(pool_body);
-  for (auto& [key, value] : pool.members) {
-    if (key != "workers") continue;
-    std::erase_if(value.items, [&](const Json& worker) {
-      return !slots.contains(static_cast<std::uint32_t>(worker.IntOr("slot", -1)));
+  if (const auto workers = pool.find("workers"); workers != pool.end() && workers->is_array()) {
+    std::erase_if(workers->get_ref<Json::array_t&>(), [&](const Json& worker) {
+      return !slots.contains(static_cast<std::uint32_t>(IntOr(worker, "slot", -1)));
     });
   }
-  return pool.Write();
+  return Dump(pool);
 }
 
 bool Ok(const Response& response) { return response.status >= 200 && response.status < 300; }
 
 std::string ApiCode(const std::string& body) {
   const Json root = ParseObject(body);
-  const Json* error = root.Find("error");
-  return error == nullptr ? "" : error->StringOr("code");
+  const Json* error = Find(root, "error");
+  return error == nullptr ? "" : StringOr(*error, "code");
 }
 
 // Runs one command; holds the deadline every request shares and the exit code
@@ -188,7 +220,7 @@ std::optional<std::vector<std::string>> Runner::PoolNames(std::chrono::nanosecon
   }
   std::vector<std::string> names;
   const Json root = ParseObject(response->body);
-  for (const Json& pool : root.ItemsOf("pools")) names.push_back(pool.StringOr("name"));
+  for (const Json& pool : ItemsOf(root, "pools")) names.push_back(StringOr(pool, "name"));
   return names;
 }
 
@@ -293,12 +325,12 @@ void Runner::PrintLifecycle(const Target& target, const Json& answer) {
   if (command_.verb == Verb::kStart) io_.out << name << ": started\n";
   if (command_.verb == Verb::kRestart) io_.out << name << ": restarted\n";
   if (command_.verb != Verb::kStop) return;
-  const std::vector<Json>& workers = answer.ItemsOf("workers");
+  const Json& workers = ItemsOf(answer, "workers");
   if (workers.empty()) io_.out << name << ": stopped\n";
   for (const Json& worker : workers) {
-    const std::string outcome = worker.StringOr("outcome", "stopped");
-    const std::int64_t pid = worker.IntOr("pid");
-    io_.out << target.pool << ":" << worker.IntOr("slot") << ": " << outcome;
+    const std::string outcome = StringOr(worker, "outcome", "stopped");
+    const std::int64_t pid = IntOr(worker, "pid");
+    io_.out << target.pool << ":" << IntOr(worker, "slot") << ": " << outcome;
     if (pid > 0) io_.out << " (pid " << pid;
     if (outcome == "killed") io_.out << (pid > 0 ? ", " : " (") << "did not stop within stop_timeout";
     if (pid > 0 || outcome == "killed") io_.out << ")";
@@ -349,7 +381,7 @@ int Runner::Changes(bool update) {
                 update ? "update" : "reread", [&](const Json& answer) {
                   bool any = false;
                   for (const auto& words : kWords) {
-                    for (const std::string& name : Strings(answer.ItemsOf(words[0]))) {
+                    for (const std::string& name : Strings(ItemsOf(answer, words[0]))) {
                       io_.out << name << ": " << words[update ? 2 : 1] << "\n";
                       any = true;
                     }
@@ -362,7 +394,7 @@ int Runner::Scale() {
   const Target& target = command_.targets[0];
   return Single("POST", ApiPath(target, "scale"), "{\"workers\": " + std::to_string(command_.workers) + "}",
                 kQuickWait, target.pool, [&](const Json& answer) {
-                  const auto n = answer.IntOr("workers", command_.workers);
+                  const auto n = IntOr(answer, "workers", command_.workers);
                   io_.out << target.pool << ": " << n << (n == 1 ? " worker\n" : " workers\n");
                 });
 }
@@ -371,11 +403,11 @@ int Runner::SignalWorkers() {
   const Target& target = command_.targets[0];
   return Single("POST", ApiPath(target, "signal"), "{\"signal\": " + JsonQuote(command_.signal) + "}", kQuickWait,
                 target.ToString(), [&](const Json& answer) {
-                  const std::vector<Json>& signalled = answer.ItemsOf("signalled");
+                  const Json& signalled = ItemsOf(answer, "signalled");
                   if (signalled.empty()) io_.out << target.ToString() << ": no worker to signal\n";
                   for (const Json& worker : signalled) {
-                    io_.out << target.pool << ":" << worker.IntOr("slot") << ": signalled (pid "
-                            << worker.IntOr("pid") << ")\n";
+                    io_.out << target.pool << ":" << IntOr(worker, "slot") << ": signalled (pid "
+                            << IntOr(worker, "pid") << ")\n";
                   }
                 });
 }
@@ -383,15 +415,15 @@ int Runner::SignalWorkers() {
 int Runner::Pid() {
   if (command_.targets.empty()) {
     return Single("GET", "/v1/version", "", kQuickWait, "pid",
-                  [&](const Json& answer) { io_.out << answer.IntOr("pid") << "\n"; });
+                  [&](const Json& answer) { io_.out << IntOr(answer, "pid") << "\n"; });
   }
   const Target& target = command_.targets[0];
   int code = Single("GET", ApiPath({.pool = target.pool}, ""), "", kQuickWait, target.pool, [&](const Json& pool) {
     bool found = false;
-    for (const Json& worker : pool.ItemsOf("workers")) {
-      if (target.slot && worker.IntOr("slot", -1) != *target.slot) continue;
+    for (const Json& worker : ItemsOf(pool, "workers")) {
+      if (target.slot && IntOr(worker, "slot", -1) != *target.slot) continue;
       found = true;
-      io_.out << worker.IntOr("pid") << "\n";
+      io_.out << IntOr(worker, "pid") << "\n";
     }
     if (target.slot && !found) {
       io_.err << target.ToString() << ": ERROR (no such worker)\n";
@@ -408,22 +440,22 @@ bool Runner::PrintLogs(const Response& response, std::int64_t& next) {
     ReportApiError(command_.targets[0].pool, response);
     return false;
   }
-  auto answer = internal::ParseJson(response.body);
-  if (!answer || answer->type != Json::Type::kObject) {
+  const Json answer = Json::parse(response.body, nullptr, false);
+  if (!answer.is_object()) {  // a discarded (broken) text is not an object either
     io_.err << "supervisorctl: unexpected answer from the daemon: " << response.body.substr(0, 200) << "\n";
     Fail(kExitFailed);
     return false;
   }
-  const std::vector<Json>& lines = answer->ItemsOf("lines");
+  const Json& lines = ItemsOf(answer, "lines");
   if (command_.json && (!lines.empty() || next < 0)) io_.out << response.body << "\n";
-  if (const auto dropped = answer->IntOr("dropped"); dropped > 0 && next >= 0) {
+  if (const auto dropped = IntOr(answer, "dropped"); dropped > 0 && next >= 0) {
     io_.err << "supervisorctl: " << dropped << (dropped == 1 ? " line" : " lines") << " dropped\n";
   }
   for (const Json& line : lines) {
-    if (!command_.json) io_.out << line.StringOr("text") << "\n";
+    if (!command_.json) io_.out << StringOr(line, "text") << "\n";
   }
   io_.out.flush();
-  next = answer->IntOr("next", next);
+  next = IntOr(answer, "next", next);
   return io_.out.good();
 }
 
@@ -487,9 +519,9 @@ int Runner::Shutdown() {
 
 int Runner::Version() {
   return Single("GET", "/v1/version", "", kQuickWait, "version", [&](const Json& v) {
-    io_.out << v.StringOr("name", "supervisor") << " " << v.StringOr("version", "?") << " (api " << v.IntOr("api")
-            << "), pid " << v.IntOr("pid") << ", uptime "
-            << FormatUptime(std::chrono::milliseconds(v.IntOr("uptime_ms"))) << ", config " << v.StringOr("config")
+    io_.out << StringOr(v, "name", "supervisor") << " " << StringOr(v, "version", "?") << " (api " << IntOr(v, "api")
+            << "), pid " << IntOr(v, "pid") << ", uptime "
+            << FormatUptime(std::chrono::milliseconds(IntOr(v, "uptime_ms"))) << ", config " << StringOr(v, "config")
             << "\n";
   });
 }
@@ -561,18 +593,18 @@ int WorseExitCode(int a, int b) {
 
 std::string DescribeApiError(int http_status, std::string_view body) {
   const Json root = ParseObject(body);
-  const Json* error = root.Find("error");
+  const Json* error = Find(root, "error");
   if (error == nullptr) {
     std::string text = "HTTP " + std::to_string(http_status);
     if (!body.empty()) text += ": " + std::string(body.substr(0, 200));
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text;
   }
-  std::string text = error->StringOr("code", "HTTP " + std::to_string(http_status));
+  std::string text = StringOr(*error, "code", "HTTP " + std::to_string(http_status));
   for (const Json* holder : {error, &root}) {  // docs/api.md leaves its place open
-    if (holder->Find("plugin_code") != nullptr) text += " (plugin code " + std::to_string(holder->IntOr("plugin_code")) + ")";
+    if (Find(*holder, "plugin_code") != nullptr) text += " (plugin code " + std::to_string(IntOr(*holder, "plugin_code")) + ")";
   }
-  const std::string message = error->StringOr("message");
+  const std::string message = StringOr(*error, "message");
   return message.empty() ? text : text + ": " + message;
 }
 
@@ -586,6 +618,6 @@ std::string DescribeClientError(const Error& error, const std::string& socket, c
   return text + " (is it running? start it with: supervisor -c " + (config.empty() ? "pools.yaml" : config) + ")";
 }
 
-std::string JsonQuote(std::string_view text) { return internal::Quote(text); }
+std::string JsonQuote(std::string_view text) { return Dump(Json(text)); }
 
 }  // namespace sv::ctl

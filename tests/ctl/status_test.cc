@@ -50,6 +50,20 @@ TEST(ParsePoolStatusTest, NamesAMissingOrMistypedField) {
   EXPECT_FALSE(ParsePoolStatus("not json"));
 }
 
+TEST(ParsePoolStatusTest, NamesTheByteWhereBrokenJsonStops) {
+  const std::string error = ParsePoolStatus(R"({"name": })").error();
+  EXPECT_TRUE(error.starts_with("unexpected answer from the daemon: invalid JSON at byte 9: ")) << error;
+  EXPECT_TRUE(ParsePoolStatus("").error().starts_with("unexpected answer from the daemon: invalid JSON at byte 0: "));
+}
+
+TEST(ParsePoolStatusTest, RejectsIntegersBeyondInt64AndFractions) {
+  const std::string head = R"({"name": "x", "state": "RUNNING", "desired_workers": )";
+  EXPECT_EQ(ParsePoolStatus(head + "18446744073709551615}").error(),
+            "unexpected answer from the daemon: field \"desired_workers\" is not an integer");
+  EXPECT_EQ(ParsePoolStatus(head + "2.0}").error(),
+            "unexpected answer from the daemon: field \"desired_workers\" is not an integer");
+}
+
 TEST(ParsePoolListTest, ReadsPoolsInOrder) {
   auto pools = ParsePoolList(R"({"pools": [)" + std::string(kStopped) + ", " + std::string(kZlib) + "]}");
   ASSERT_TRUE(pools) << pools.error();
