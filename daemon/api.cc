@@ -65,15 +65,6 @@ HttpResponse MethodNotAllowed(const HttpRequest& r) {
   return ErrorResponse(405, "MethodNotAllowed", r.method + " is not allowed on " + r.path);
 }
 
-std::vector<std::string> Split(const std::string& path) {
-  std::vector<std::string> parts;
-  std::stringstream in(path);
-  for (std::string part; std::getline(in, part, '/');) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
-
 std::string Join(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -204,7 +195,7 @@ HttpResponse Api::Handle(const HttpRequest& request) {
 }
 
 HttpResponse Api::Route(const HttpRequest& r) {
-  const std::vector<std::string> parts = Split(r.path);
+  const std::vector<std::string>& parts = r.segments;
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
     if (r.method != "GET" && r.method != "HEAD") return MethodNotAllowed(r);
     const auto pools = controller_.supervisor().Snapshot({.rss = false});
@@ -268,6 +259,7 @@ HttpResponse Api::Route(const HttpRequest& r) {
     for (const JsonValue& name : *pools) only->insert(name.get<std::string>());
   }
   auto summary = controller_.Update(only);
+  if (summary && options_.reloaded) options_.reloaded();
   return summary ? Json(200, SummaryJson(*summary)) : ErrorResponse(summary.error());
 }
 
@@ -294,6 +286,9 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
   if (parts.size() == 6 && parts[3] == "workers") return Worker(r, *pool, parts[4], parts[5]);
   if (parts.size() != 4) return NotFound("no such endpoint: " + r.path);
   const std::string& verb = parts[3];
+  static const std::set<std::string, std::less<>> kVerbs = {"logs",    "call",  "start", "stop",
+                                                           "restart", "scale", "signal"};
+  if (!kVerbs.contains(verb)) return NotFound("no such endpoint: " + r.path);
   if (verb == "logs") return r.method == "GET" ? Logs(r, *pool) : MethodNotAllowed(r);
   if (r.method != "POST") return MethodNotAllowed(r);
   if (verb == "call") return Call(r, *pool);
@@ -401,6 +396,9 @@ HttpResponse Api::Worker(const HttpRequest& r, const PoolStatus& pool, const std
   if (!known) {
     return NotFound("pool '" + pool.name + "' has no worker " + slot_text + " (it has " +
                     std::to_string(pool.workers.size()) + " slots)");
+  }
+  if (verb != "start" && verb != "stop" && verb != "restart" && verb != "signal") {
+    return NotFound("no such endpoint: " + r.path);
   }
   if (r.method != "POST") return MethodNotAllowed(r);
   auto args = ArgsOf(r);

@@ -20,6 +20,7 @@ struct ApiOptions {
   uid_t daemon_uid = 0;                 // peers with this uid (or root) are served
   std::optional<gid_t> socket_gid;      // and members of the socket's group, when one is configured
   std::function<void()> shutdown;       // POST /v1/shutdown: stop the daemon
+  std::function<void()> reloaded;       // after POST /v1/update applied a config
   std::string version;
 };
 

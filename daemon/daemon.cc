@@ -15,6 +15,9 @@
 #include <Poco/PatternFormatter.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -166,6 +169,45 @@ std::optional<gid_t> SocketGid(const config::SupervisorSettings& settings) {
   return g != nullptr ? std::optional<gid_t>(g->gr_gid) : std::nullopt;
 }
 
+// Runs reloads one at a time on a thread of its own: applying a config may
+// wait for removed pools to stop, and the signal loop must stay free for
+// SIGTERM and the watchdog meanwhile. Requests made during a reload fold
+// into one more reload after it.
+class Reloader {
+ public:
+  explicit Reloader(std::function<void()> reload)
+      : thread_([this, reload = std::move(reload)](std::stop_token stop) { Run(stop, reload); }) {}
+  ~Reloader() {
+    thread_.request_stop();
+    wake_.notify_all();
+  }  // ~jthread joins: a reload in progress finishes first
+  void Request() {
+    {
+      std::lock_guard lock(mu_);
+      pending_ = true;
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  void Run(std::stop_token stop, const std::function<void()>& reload) {
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [&] { return pending_ || stop.stop_requested(); });
+        if (stop.stop_requested()) return;
+        pending_ = false;
+      }
+      reload();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool pending_ = false;
+  std::jthread thread_;  // last: starts after the fields it uses exist
+};
+
 class Daemon {
  public:
   Daemon(const DaemonOptions& options, config::Config config)
@@ -187,6 +229,7 @@ class Daemon {
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServers> http_;
+  std::unique_ptr<Reloader> reloader_;
 };
 
 int Daemon::Start() {
@@ -216,11 +259,17 @@ int Daemon::Start() {
   }
   controller_ = std::move(*controller);
   const int fd = shutdown_request_.get();
-  api_ = std::make_unique<Api>(*controller_, ApiOptions{getuid(), SocketGid(settings), [fd] {
-                                                          const std::uint64_t one = 1;
-                                                          (void)!write(fd, &one, sizeof one);
-                                                        },
-                                                        options_.version});
+  ApiOptions api_options;
+  api_options.daemon_uid = getuid();
+  api_options.socket_gid = SocketGid(settings);
+  api_options.shutdown = [fd] {
+    const std::uint64_t one = 1;
+    (void)!write(fd, &one, sizeof one);
+  };
+  api_options.reloaded = [this] { http_->SetMaxBody(MaxBody(controller_->running())); };
+  api_options.version = options_.version;
+  api_ = std::make_unique<Api>(*controller_, std::move(api_options));
+  reloader_ = std::make_unique<Reloader>([this] { Reload(); });
   http_->Start();
   Log().information("supervisor %s: %s pools from %s; control API on %s", options_.version, std::to_string(config_.pools.size()),
                     options_.config_path.string(), settings.control_socket.string());
@@ -237,6 +286,7 @@ void Daemon::Reload() {
   auto summary = controller_->Update(std::nullopt);
   if (summary) {
     LogSummary("reload", *summary);
+    http_->SetMaxBody(MaxBody(controller_->running()));  // a new pool may take larger calls
     const auto& keys = summary->supervisor_keys;
     if (std::find_if(keys.begin(), keys.end(), [](const std::string& k) { return k.starts_with("log_"); }) != keys.end()) {
       SetUpLogging(controller_->running().supervisor);
@@ -264,10 +314,10 @@ void Daemon::Loop() {
     signalfd_siginfo info{};
     while (read(signals_.get(), &info, sizeof info) == sizeof info) {
       if (info.ssi_signo != SIGHUP) {
-        Log().information("%s: stopping every pool", sigabbrev_np(static_cast<int>(info.ssi_signo)));
+        Log().information("%s: stopping every pool", std::string(sigabbrev_np(static_cast<int>(info.ssi_signo))));
         return;
       }
-      Reload();
+      reloader_->Request();
     }
   }
 }
@@ -285,13 +335,15 @@ void Daemon::Stop() {
       signalfd_siginfo info{};
       while (read(signals_.get(), &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP || killed) continue;
-        Log().warning("second %s: killing every worker now", sigabbrev_np(static_cast<int>(info.ssi_signo)));
+        Log().warning("second %s: killing every worker now", std::string(sigabbrev_np(static_cast<int>(info.ssi_signo))));
         KillEverything(*controller_);
         killed = true;
       }
     }
   }
-  http_->Stop();
+  reloader_.reset();  // waits for a reload in progress
+  http_->Stop();      // no handler runs after this
+  http_.reset();
   api_.reset();
   controller_.reset();
   Log().information("stopped");

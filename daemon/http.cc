@@ -15,16 +15,24 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/ServerSocketImpl.h>
+#include <Poco/Net/StreamSocketImpl.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <system_error>
 #include <vector>
 
+#include "base/deadline.h"
 #include "base/unique_fd.h"
 
 namespace sv::daemon {
@@ -34,7 +42,49 @@ namespace {
 constexpr int kMaxThreads = 64;  // long polls (tail -f) and calls each hold one
 constexpr int kBacklog = 128;
 
-void SetCloexec(const Poco::Net::Socket& socket) { fcntl(socket.impl()->sockfd(), F_SETFD, FD_CLOEXEC); }
+constexpr int kMaxTcpThreads = 8;  // probes and scrapers: a flood there cannot starve the control socket
+
+// Poco creates and accepts sockets without SOCK_CLOEXEC; a worker spawned
+// meanwhile would inherit them (and keep a client's connection open).
+class CloexecServerSocketImpl final : public Poco::Net::ServerSocketImpl {
+ public:
+  Poco::Net::SocketImpl* acceptConnection(Poco::Net::SocketAddress& client) override {
+    sockaddr_storage address{};
+    socklen_t size = sizeof address;
+    int fd;
+    do {
+      fd = accept4(sockfd(), reinterpret_cast<sockaddr*>(&address), &size, SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) error();  // throws the matching Poco exception
+    if (address.ss_family != AF_UNIX) client = Poco::Net::SocketAddress(reinterpret_cast<sockaddr*>(&address), size);
+    return new Poco::Net::StreamSocketImpl(fd);
+  }
+
+ protected:
+  void init(int af) override { initSocket(af, SOCK_STREAM | SOCK_CLOEXEC); }
+};
+
+class CloexecServerSocket final : public Poco::Net::ServerSocket {
+ public:
+  CloexecServerSocket() : ServerSocket(new CloexecServerSocketImpl, true) {}
+};
+
+// The raw request target's path split at '/', each segment then decoded.
+std::vector<std::string> Segments(const std::string& target) {
+  const std::string raw = target.substr(0, target.find_first_of("?#"));
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= raw.size()) {
+    const std::size_t end = std::min(raw.find('/', start), raw.size());
+    if (end > start) {
+      std::string decoded;
+      Poco::URI::decode(raw.substr(start, end - start), decoded);
+      out.push_back(std::move(decoded));
+    }
+    start = end + 1;
+  }
+  return out;
+}
 
 void ReadCredentials(Poco::Net::HTTPServerRequest& request, HttpRequest& out) {
   auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
@@ -49,9 +99,13 @@ void ReadCredentials(Poco::Net::HTTPServerRequest& request, HttpRequest& out) {
   }
   std::vector<gid_t> groups(64);
   socklen_t bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0 && errno == ERANGE) {
-    groups.resize(bytes / sizeof(gid_t));
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) bytes = 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) {
+    if (errno == ERANGE) {
+      groups.resize(bytes / sizeof(gid_t));
+      if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) != 0) bytes = 0;
+    } else {
+      bytes = 0;  // unknown: no group
+    }
   }
   groups.resize(bytes / sizeof(gid_t));
   out.peer_groups = std::move(groups);
@@ -59,6 +113,11 @@ void ReadCredentials(Poco::Net::HTTPServerRequest& request, HttpRequest& out) {
 
 // Reads at most `max` bytes; more marks the body too large.
 void ReadBody(Poco::Net::HTTPServerRequest& request, std::size_t max, HttpRequest& out) {
+  // Neither a length nor chunks: no body (RFC 9112 6.3), not "read until the client closes".
+  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return;
+  if (request.hasContentLength() && request.getContentLength64() < 0) {
+    throw Poco::Net::MessageException("negative Content-Length");
+  }
   const auto declared = request.getContentLength64();
   if (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && static_cast<std::uint64_t>(declared) > max) {
     out.body_too_large = true;
@@ -83,6 +142,7 @@ HttpRequest Convert(Poco::Net::HTTPServerRequest& request, std::size_t max_body,
   out.tcp = tcp;
   const Poco::URI uri(request.getURI());
   out.path = uri.getPath();
+  out.segments = Segments(request.getURI());
   for (const auto& [key, value] : uri.getQueryParameters()) out.query[key] = value;
   if (!tcp) ReadCredentials(request, out);
   if (out.method == "POST" || out.method == "PUT") ReadBody(request, max_body, out);
@@ -100,14 +160,14 @@ HttpResponse BadRequest(const std::string& why) {
 
 class Handler final : public Poco::Net::HTTPRequestHandler {
  public:
-  Handler(const HttpHandler& handler, std::size_t max_body, bool tcp)
+  Handler(const HttpHandler& handler, const std::atomic<std::size_t>& max_body, bool tcp)
       : handler_(handler), max_body_(max_body), tcp_(tcp) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
     HttpResponse answer;
     bool drop_connection = false;
     try {
-      const HttpRequest converted = Convert(request, max_body_, tcp_);
+      const HttpRequest converted = Convert(request, max_body_.load(std::memory_order_relaxed), tcp_);
       drop_connection = converted.body_too_large;  // the unread body is still on the wire
       answer = handler_(converted);
     } catch (const Poco::Exception& e) {
@@ -128,13 +188,13 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
 
  private:
   const HttpHandler& handler_;
-  std::size_t max_body_;
+  const std::atomic<std::size_t>& max_body_;
   bool tcp_;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Factory(const HttpHandler& handler, std::size_t max_body, bool tcp)
+  Factory(const HttpHandler& handler, const std::atomic<std::size_t>& max_body, bool tcp)
       : handler_(handler), max_body_(max_body), tcp_(tcp) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
     return new Handler(handler_, max_body_, tcp_);
@@ -142,14 +202,14 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
 
  private:
   const HttpHandler& handler_;
-  std::size_t max_body_;
+  const std::atomic<std::size_t>& max_body_;
   bool tcp_;
 };
 
-Poco::Net::HTTPServerParams::Ptr Params() {
+Poco::Net::HTTPServerParams::Ptr Params(bool tcp) {
   Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(kMaxThreads);
-  params->setMaxQueued(256);
+  params->setMaxThreads(tcp ? kMaxTcpThreads : kMaxThreads);
+  params->setMaxQueued(tcp ? 32 : 256);
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(5, 0));
   params->setTimeout(Poco::Timespan(10, 0));  // a client that sends half a request and stalls
@@ -199,16 +259,23 @@ Status SetOwnership(const UnixListenOptions& options) {
 
 struct HttpServers::Impl {
   HttpHandler handler;
-  std::size_t max_body;
-  Poco::ThreadPool threads{2, kMaxThreads + 2};
+  std::atomic<std::size_t> max_body;
+  // One pool per listener: stalled TCP clients cannot take the control socket's threads.
+  Poco::ThreadPool unix_threads{2, kMaxThreads};
+  Poco::ThreadPool tcp_threads{1, kMaxTcpThreads};
   std::vector<std::unique_ptr<Poco::Net::HTTPServer>> servers;
   std::optional<std::filesystem::path> socket_path;
   bool started = false;
 
   void Add(const Poco::Net::ServerSocket& socket, bool tcp) {
-    SetCloexec(socket);
-    servers.push_back(
-        std::make_unique<Poco::Net::HTTPServer>(new Factory(handler, max_body, tcp), threads, socket, Params()));
+    servers.push_back(std::make_unique<Poco::Net::HTTPServer>(new Factory(handler, max_body, tcp),
+                                                              tcp ? tcp_threads : unix_threads, socket, Params(tcp)));
+  }
+  bool Busy() const {
+    for (const auto& server : servers) {
+      if (server->currentConnections() > 0) return true;
+    }
+    return false;
   }
 };
 
@@ -216,6 +283,8 @@ HttpServers::HttpServers(HttpHandler handler, std::size_t max_body) : impl_(std:
   impl_->handler = std::move(handler);
   impl_->max_body = max_body;
 }
+
+void HttpServers::SetMaxBody(std::size_t max_body) { impl_->max_body = max_body; }
 
 HttpServers::~HttpServers() { Stop(); }
 
@@ -232,8 +301,9 @@ Status HttpServers::ListenUnix(const UnixListenOptions& options) {
   if (Status s = PrepareSocketPath(options.path); !s) return s;
   const mode_t old_umask = umask(0177);  // no moment where the socket is open to others
   try {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options.path.string()),
-                                   kBacklog);
+    CloexecServerSocket socket;
+    socket.bind(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options.path.string()));
+    socket.listen(kBacklog);
     umask(old_umask);
     impl_->socket_path = options.path;
     if (Status s = SetOwnership(options); !s) return s;
@@ -248,7 +318,7 @@ Status HttpServers::ListenUnix(const UnixListenOptions& options) {
 Status HttpServers::ListenTcp(const config::ListenAddress& address) {
   try {
     Poco::Net::SocketAddress where(address.host, address.port);
-    Poco::Net::ServerSocket socket;
+    CloexecServerSocket socket;
     socket.bind(where, true);
     socket.listen(kBacklog);
     impl_->Add(socket, true);
@@ -265,8 +335,13 @@ void HttpServers::Start() {
 
 void HttpServers::Stop() {
   if (!impl_) return;
-  for (auto& server : impl_->servers) {
-    if (impl_->started) server->stopAll(false);
+  if (impl_->started) {
+    for (auto& server : impl_->servers) server->stop();  // no new connections
+    const Deadline grace = Deadline::After(std::chrono::seconds(3));
+    while (impl_->Busy() && !grace.Expired()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (auto& server : impl_->servers) server->stopAll(true);  // shuts down what is left
+    impl_->unix_threads.joinAll();
+    impl_->tcp_threads.joinAll();
   }
   impl_->servers.clear();
   impl_->started = false;

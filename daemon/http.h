@@ -22,7 +22,10 @@ namespace sv::daemon {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // decoded, without the query
+  std::string path;    // decoded, without the query (for messages)
+  // The path's segments, split before decoding: "/v1/pools/a%2Fb" is
+  // {"v1", "pools", "a/b"}; empty segments are left out.
+  std::vector<std::string> segments;
   std::map<std::string, std::string> query;
   std::string body;
   bool body_too_large = false;  // over the server's limit: `body` is empty
@@ -52,6 +55,8 @@ class HttpServers {
  public:
   // Request bodies over `max_body` bytes are not read (body_too_large).
   HttpServers(HttpHandler handler, std::size_t max_body);
+  // A new body limit, for requests from now on (after a reload).
+  void SetMaxBody(std::size_t max_body);
   HttpServers(const HttpServers&) = delete;
   HttpServers& operator=(const HttpServers&) = delete;
   ~HttpServers();  // Stop()
@@ -65,8 +70,9 @@ class HttpServers {
   [[nodiscard]] Status ListenTcp(const config::ListenAddress& address);
   // Starts serving what was bound.
   void Start();
-  // Stops accepting, lets requests in progress finish (up to a few seconds),
-  // removes the socket file.
+  // Stops accepting, lets requests in progress finish for up to 3 s, then
+  // shuts the remaining connections down (a client trickling a request
+  // included), waits until no handler runs, and removes the socket file.
   void Stop();
 
   // Whether something answers at `path` (a connect succeeds).

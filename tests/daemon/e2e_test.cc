@@ -1,6 +1,7 @@
 // End to end: the real `supervisor` daemon in a temp dir, driven by the real
 // supervisorctl binary and by raw HTTP over its Unix socket.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -462,6 +464,117 @@ pools:
   EXPECT_NE(text.find("ready: 1 pools, 1/1 workers ready"), std::string::npos) << text;
   EXPECT_NE(text.find("[stderr] a line from the plugin"), std::string::npos) << text;
   EXPECT_EQ(d->log().find("ready:"), std::string::npos) << "logged to stderr too";
+}
+
+// A connection to the daemon's Unix socket, or to 127.0.0.1:port.
+UniqueFd Connect(const DaemonProcess& d, int port = 0) {
+  if (port != 0) {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? std::move(fd) : UniqueFd();
+  }
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, d.socket_path().c_str(), sizeof a.sun_path - 1);
+  return connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? std::move(fd) : UniqueFd();
+}
+
+bool SendAll(int fd, const std::string& s) {
+  return send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+}
+
+// One response: until its Content-Length is complete, EOF or the deadline.
+std::string ReadResponse(int fd, Deadline deadline) {
+  std::string r;
+  while (!deadline.Expired()) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, std::max(deadline.RemainingMillis(), 1)) <= 0) continue;
+    char b[4096];
+    const ssize_t n = read(fd, b, sizeof b);
+    if (n <= 0) break;
+    r.append(b, static_cast<std::size_t>(n));
+    const auto h = r.find("\r\n\r\n"), l = r.find("Content-Length: ");
+    if (h != std::string::npos && l < h && r.size() >= h + 4 + std::stoul(r.substr(l + 16))) break;
+  }
+  return r;
+}
+
+TEST(DaemonE2e, SigtermExitsWhileAClientTricklesARequest) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  UniqueFd fd = Connect(*d);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(SendAll(fd.get(), "GET /healthz HTTP/1.1\r\nX-Slow: "));
+  std::jthread trickle([&fd](std::stop_token stop) {  // a byte a second, never the end of the request
+    while (!stop.stop_requested() && SendAll(fd.get(), "a")) std::this_thread::sleep_for(1s);
+  });
+  ASSERT_TRUE(d->Kill(SIGTERM));
+  auto code = d->Wait(Deadline::After(15s));
+  ASSERT_TRUE(code) << "still running 15 s after SIGTERM";
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(d->log().find("TERM: stopping every pool"), std::string::npos) << d->log();
+}
+
+TEST(DaemonE2e, TcpClientsCannotStarveTheControlSocket) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  auto d = StartDaemon("supervisor:\n  metrics_listen: 127.0.0.1:" + std::to_string(port) +
+                       "\npools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n");
+  ASSERT_TRUE(d);
+  std::vector<UniqueFd> stalled;  // half-sent requests hold the TCP listener's threads
+  for (int i = 0; i < 80; ++i) {
+    UniqueFd fd = Connect(*d, port);
+    if (fd && SendAll(fd.get(), "GET /metrics HTTP/1.1\r\nX: ")) stalled.push_back(std::move(fd));
+  }
+  std::vector<UniqueFd> polls;  // two `tail -f`
+  for (int i = 0; i < 2; ++i) {
+    polls.push_back(Connect(*d));
+    ASSERT_TRUE(SendAll(polls.back().get(),
+                        "GET /v1/pools/echo/logs?after=1000000&wait_ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  UniqueFd fd = Connect(*d);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(SendAll(fd.get(), "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(HttpStatus(ReadResponse(fd.get(), Deadline::After(3s))), 200) << "the control API is starved";
+}
+
+TEST(DaemonE2e, TheDaemonsSocketsAreCloseOnExec) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  UniqueFd fd = Connect(*d);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(SendAll(fd.get(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(HttpStatus(ReadResponse(fd.get(), Soon())), 200);  // kept alive: its fd is open in the daemon
+  const std::string proc = "/proc/" + std::to_string(d->pid());
+  int sockets = 0;
+  for (const auto& e : std::filesystem::directory_iterator(proc + "/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (ec || !target.starts_with("socket:")) continue;
+    ++sockets;
+    std::ifstream info(proc + "/fdinfo/" + e.path().filename().string());
+    std::string key, flags;
+    while (info >> key && key != "flags:") {
+    }
+    info >> flags;
+    EXPECT_NE(std::stoul(flags, nullptr, 8) & O_CLOEXEC, 0u) << "fd " << e.path().filename() << " " << target;
+  }
+  EXPECT_GE(sockets, 2);  // the listener and the connection
+}
+
+TEST(DaemonE2e, APostWithoutContentLengthHasAnEmptyBody) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  UniqueFd fd = Connect(*d);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(SendAll(fd.get(), "POST /v1/pools/echo/signal HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string answer = ReadResponse(fd.get(), Deadline::After(3s));
+  EXPECT_EQ(HttpStatus(answer), 400) << answer;  // answered at once: signal needs a body
+  EXPECT_NE(answer.find("signal takes"), std::string::npos) << answer;
 }
 
 TEST(DaemonE2e, AnotherUidIsRefused) {
