@@ -577,6 +577,32 @@ TEST(DaemonE2e, APostWithoutContentLengthHasAnEmptyBody) {
   EXPECT_NE(answer.find("signal takes"), std::string::npos) << answer;
 }
 
+// What bash completion offers for `words` (the last one being completed).
+std::string Complete(const DaemonProcess& d, const std::vector<std::string>& words) {
+  std::string array;
+  for (const auto& w : words) array += " '" + w + "'";
+  const std::string script = "source '" + std::string(SV_SOURCE_DIR) + "/ctl/supervisorctl.bash'; COMP_WORDS=(" +
+                             array + "); COMP_CWORD=" + std::to_string(words.size() - 1) +
+                             "; _supervisorctl; echo \"${COMPREPLY[*]}\"";
+  const std::string ctl_dir = std::filesystem::path(CtlPath()).parent_path().string();
+  const ProgramResult r = RunProgram({"/bin/bash", "--norc", "-c", script}, "", Soon(),
+                                     {"PATH=" + ctl_dir + ":/usr/bin:/bin", "SUPERVISOR_SOCKET=" + d.socket_path().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+TEST(DaemonE2e, BashCompletesVerbsPoolsAndWorkers) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(Complete(*d, {"supervisorctl", "st"}), "status start stop\n");
+  EXPECT_EQ(Complete(*d, {"supervisorctl", "stop", "e"}), "echo\n");
+  EXPECT_EQ(Complete(*d, {"supervisorctl", "restart", ""}), "echo hang all\n");
+  EXPECT_EQ(Complete(*d, {"supervisorctl", "tail", "hang", "std"}), "stdout stderr\n");
+  const std::string workers = Complete(*d, {"supervisorctl", "stop", "echo:"});
+  EXPECT_NE(workers.find("0"), std::string::npos) << workers;
+  EXPECT_NE(workers.find("1"), std::string::npos) << workers;
+}
+
 TEST(DaemonE2e, AnotherUidIsRefused) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
   auto d = StartDaemon("supervisor:\n  socket_mode: \"0666\"\npools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n");
