@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/deadline.h"
+#include "bench/report.h"
 #include "tests/helpers/daemon_process.h"
 
 namespace {
@@ -37,26 +38,14 @@ struct Flags {
 };
 Flags flags;
 
-struct Result {
-  std::string name, unit;
-  double value;
-  std::string target;  // "<= 20.00"; empty: none
-  double limit = 0;
-};
-std::vector<Result> results;
+sv::bench::Results results;
 
 void Report(std::string name, double value, std::string unit, double limit = 0) {
-  std::string target = limit > 0 ? "<= " + std::to_string(limit).substr(0, std::to_string(limit).find('.') + 3) : "";
-  results.push_back({std::move(name), std::move(unit), value, std::move(target), limit});
+  results.Add(std::move(name), value, std::move(unit), limit);
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-double Ms(steady_clock::duration d) { return duration<double, std::milli>(d).count(); }
+using sv::bench::Ms;
+using sv::bench::Percentile;
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "ctl: %s\n", what.c_str());
@@ -180,21 +169,7 @@ void With1000() {
 }
 
 void Print() {
-  bool missed = false;
-  if (!flags.json) std::printf("%-44s %12s  %-8s %s\n", "measure", "value", "unit", "target");
-  for (const auto& r : results) {
-    const bool met = r.limit == 0 || r.value <= r.limit;
-    missed = missed || !met;
-    if (flags.json) {
-      std::printf("{\"name\":\"%s\",\"value\":%.4f,\"unit\":\"%s\"%s}\n", r.name.c_str(), r.value, r.unit.c_str(),
-                  r.limit > 0 ? (",\"target\":" + std::to_string(r.limit) + ",\"met\":" + (met ? "true" : "false")).c_str()
-                              : "");
-    } else {
-      std::printf("%-44s %12.3f  %-8s %s%s\n", r.name.c_str(), r.value, r.unit.c_str(), r.target.c_str(),
-                  r.limit > 0 ? (met ? "  met" : "  MISSED") : "");
-    }
-  }
-  if (flags.check && missed) std::exit(1);
+  if (!results.Print(flags.json) && flags.check) std::exit(1);
 }
 
 // A positive count after a flag, or exit 100.

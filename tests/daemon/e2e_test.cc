@@ -52,6 +52,13 @@ Object::Ptr ParseJson(const std::string& text) {
   return parser.parse(text).extract<Object::Ptr>();
 }
 
+// The HTTP status of one request (0: no answer).
+int StatusOf(const DaemonProcess& d, const std::string& method, const std::string& target, const std::string& body = "") {
+  auto answer = d.Http(method, target, body, Soon());
+  EXPECT_TRUE(answer) << method << " " << target << ": " << answer.error().ToString();
+  return answer ? HttpStatus(*answer) : 0;
+}
+
 std::unique_ptr<DaemonProcess> StartDaemon(const std::string& yaml = kPools) {
   auto daemon = DaemonProcess::Start(yaml, Soon());
   EXPECT_TRUE(daemon) << daemon.error().ToString();
@@ -361,21 +368,11 @@ TEST(DaemonE2e, MalformedRequestsGet400AndTheDaemonServesOn) {
   ASSERT_TRUE(bad_json);
   EXPECT_EQ(HttpStatus(*bad_json), 400);
   EXPECT_EQ(ParseJson(HttpBody(*bad_json))->getObject("error")->getValue<std::string>("code"), "BadRequest");
-  auto wrong_type = d->Http("POST", "/v1/pools/echo/scale", "{\"workers\": \"many\"}", Soon());
-  ASSERT_TRUE(wrong_type);
-  EXPECT_EQ(HttpStatus(*wrong_type), 400);
-  auto unknown = d->Http("GET", "/v1/pools/nosuch", "", Soon());
-  ASSERT_TRUE(unknown);
-  EXPECT_EQ(HttpStatus(*unknown), 404);
-  auto method = d->Http("GET", "/v1/pools/echo/stop", "", Soon());
-  ASSERT_TRUE(method);
-  EXPECT_EQ(HttpStatus(*method), 405);
-  auto slot = d->Http("POST", "/v1/pools/echo/workers/99/restart", "", Soon());
-  ASSERT_TRUE(slot);
-  EXPECT_EQ(HttpStatus(*slot), 404);
-  auto health = d->Http("GET", "/healthz", "", Soon());
-  ASSERT_TRUE(health);
-  EXPECT_EQ(HttpStatus(*health), 200);
+  EXPECT_EQ(StatusOf(*d, "POST", "/v1/pools/echo/scale", "{\"workers\": \"many\"}"), 400);
+  EXPECT_EQ(StatusOf(*d, "GET", "/v1/pools/nosuch"), 404);
+  EXPECT_EQ(StatusOf(*d, "GET", "/v1/pools/echo/stop"), 405);
+  EXPECT_EQ(StatusOf(*d, "POST", "/v1/pools/echo/workers/99/restart"), 404);
+  EXPECT_EQ(StatusOf(*d, "GET", "/healthz"), 200);
 }
 
 TEST(DaemonE2e, ProbesAndMetrics) {
