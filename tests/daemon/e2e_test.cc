@@ -331,6 +331,16 @@ TEST(DaemonE2e, SigkillOfTheDaemonLeavesNoWorkerWithinOneSecond) {
   EXPECT_TRUE(AllExited(processes, Deadline::After(1s)));
 }
 
+TEST(DaemonE2e, TheWatchdogIsPettedAtHalfItsPeriod) {
+  auto d = DaemonProcess::Start(kPools, Soon(), {"WATCHDOG_USEC=200000"});
+  ASSERT_TRUE(d) << d.error().ToString();
+  for (int i = 0; i < 3; ++i) {  // 100 ms apart; a notice in 2 s at the latest
+    auto notice = (*d)->NextNotice(Deadline::After(2s));
+    ASSERT_TRUE(notice) << notice.error().ToString();
+    EXPECT_EQ(*notice, "WATCHDOG=1");
+  }
+}
+
 TEST(DaemonE2e, ShutdownVersionAndHelp) {
   auto d = StartDaemon();
   ASSERT_TRUE(d);

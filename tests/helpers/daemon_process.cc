@@ -153,7 +153,8 @@ ProgramResult RunProgram(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
-std::expected<std::unique_ptr<DaemonProcess>, Error> DaemonProcess::Start(const std::string& yaml, Deadline deadline) {
+std::expected<std::unique_ptr<DaemonProcess>, Error> DaemonProcess::Start(const std::string& yaml, Deadline deadline,
+                                                                          const std::vector<std::string>& extra_env) {
   std::unique_ptr<DaemonProcess> d(new DaemonProcess());
   char pattern[] = "/tmp/sv-e2e-XXXXXX";
   if (mkdtemp(pattern) == nullptr) return std::unexpected(Error::FromErrno("mkdtemp", errno));
@@ -168,7 +169,9 @@ std::expected<std::unique_ptr<DaemonProcess>, Error> DaemonProcess::Start(const 
     return std::unexpected(Error::FromErrno("bind " + notify_path, errno));
   }
   std::vector<std::string> args = {DaemonPath(), "-c", d->config_path().string()};
-  std::vector<std::string> env = Environment({"NOTIFY_SOCKET=" + notify_path});
+  std::vector<std::string> added = extra_env;
+  added.push_back("NOTIFY_SOCKET=" + notify_path);
+  std::vector<std::string> env = Environment(added);
   std::vector<char*> arg_ptrs = Pointers(args), env_ptrs = Pointers(env);
   const std::string log_path = (d->dir_ / "daemon.log").string();
   UniqueFd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -44,8 +44,9 @@ class DaemonProcess {
   // `yaml` are replaced by the folders of the example and test plugins, and
   // "@DIR@" by the temp dir. Waits for READY=1. The daemon's stderr goes to
   // <dir>/daemon.log.
-  [[nodiscard]] static std::expected<std::unique_ptr<DaemonProcess>, Error> Start(const std::string& yaml,
-                                                                                   Deadline deadline);
+  // `env` ("K=V") is added to the daemon's environment.
+  [[nodiscard]] static std::expected<std::unique_ptr<DaemonProcess>, Error> Start(
+      const std::string& yaml, Deadline deadline, const std::vector<std::string>& env = {});
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
   // SIGKILLs the daemon if it still runs, and removes the temp dir.
