@@ -65,7 +65,9 @@ place: the transport without the caller's two copies). Floors, same run: an
 in-process echo into a buffer; raw futex ping-pong between two processes over a
 shared memfd, with a 20 us spin before FUTEX_WAIT (waking only a peer that
 announced its sleep, as ipc/channel.cc does) and without (always
-FUTEX_WAIT/FUTEX_WAKE); a pipe pair and a SOCK_STREAM socketpair whose child
+FUTEX_WAIT/FUTEX_WAKE); the spinning one also with each payload, copied into a
+shared buffer, echoed by the child into another and copied out (the floor of
+any channel that copies, as Call does); a pipe pair and a SOCK_STREAM socketpair whose child
 reads the whole payload, then writes it back (0 B rows carry 1 byte: a 0-byte
 write wakes nobody). Every row has a peer process of its own. Rows take turns
 in interleaved blocks, each block warmed up first, so drift in the machine's
@@ -237,39 +239,54 @@ void Ring(std::atomic<std::uint32_t>& bell, std::uint32_t value, const std::atom
   }
 }
 
-PingPong* MapPingPong() {
+// The ping-pong page, then (with a payload) a request and a response buffer.
+PingPong* MapPingPong(std::size_t payload) {
+  const std::size_t size = 4096 + 2 * payload;
   UniqueFd fd(memfd_create("ipc_roundtrip-futex", MFD_CLOEXEC));
-  if (!fd || ftruncate(fd.get(), sizeof(PingPong)) != 0) {
+  if (!fd || ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     Die(kExitSetup, Error::FromErrno("memfd_create/ftruncate", errno).ToString());
   }
-  void* p = mmap(nullptr, sizeof(PingPong), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (p == MAP_FAILED) Die(kExitSetup, Error::FromErrno("mmap", errno).ToString());
   return new (p) PingPong();
 }
 
 // Raw futex ping-pong with a forked child. With `spin`, both sides spin
 // kFloorSpin before sleeping and wake only an announced sleeper; without, they
-// always FUTEX_WAIT and always FUTEX_WAKE.
+// always FUTEX_WAIT and always FUTEX_WAKE. With a payload, each round trip
+// also does the three copies a copying channel must: the input into a shared
+// request buffer, the child's echo into a shared response buffer, and the
+// response out into a fresh string (memcpy only, no checks): the floor of
+// Channel::Call() on this machine.
 class FutexPeer final : public Peer {
  public:
-  explicit FutexPeer(bool spin) : spin_(spin), page_(MapPingPong()) {
+  FutexPeer(bool spin, std::size_t payload)
+      : spin_(spin), payload_(payload), input_(Pattern(payload)), page_(MapPingPong(payload)) {
     child_.emplace(Child::Fork([this] { Serve(); }));
   }
   ~FutexPeer() override {
     child_.reset();
-    munmap(page_, sizeof(PingPong));
+    munmap(page_, 4096 + 2 * payload_);
   }
   void RoundTrip(Deadline deadline) override {
     ++seq_;
+    if (payload_ != 0) std::memcpy(Request(), input_.data(), payload_);
     Ring(page_->ping.value, seq_, spin_ ? &page_->pong.sleeping : nullptr);
     if (!WaitForBell(page_->pong.value, seq_ - 1, spin_ ? &page_->ping.sleeping : nullptr, Spin(), deadline.when())) {
       Die(kExitBug, "futex peer: no answer before the deadline");
     }
+    if (payload_ != 0) output_ = std::string(Response(), payload_);
+  }
+  void Verify(Deadline deadline) override {
+    RoundTrip(deadline);
+    if (payload_ != 0 && output_ != input_) Die(kExitBug, "futex peer echoed other bytes");
   }
   pid_t pid() const override { return child_->pid(); }
 
  private:
   Clock::duration Spin() const { return spin_ ? kFloorSpin : Clock::duration::zero(); }
+  char* Request() const { return reinterpret_cast<char*>(page_) + 4096; }
+  char* Response() const { return Request() + payload_; }
 
   // The child: answers every ring; returns once its parent is gone.
   void Serve() {
@@ -281,11 +298,14 @@ class FutexPeer final : public Peer {
         continue;
       }
       seen = page_->ping.value.load(std::memory_order_acquire);
+      if (payload_ != 0) std::memcpy(Response(), Request(), payload_);
       Ring(page_->pong.value, seen, spin_ ? &page_->ping.sleeping : nullptr);
     }
   }
 
   bool spin_;
+  std::size_t payload_;
+  std::string input_, output_;
   PingPong* page_;
   std::uint32_t seq_ = 0;
   std::optional<Child> child_;
@@ -428,8 +448,8 @@ std::unique_ptr<Peer> MakePeer(Kind kind, std::size_t payload) {
     case Kind::kCallNoSpin: return std::make_unique<ChannelPeer>(Path::kCall, false, payload);
     case Kind::kInPlaceSpin: return std::make_unique<ChannelPeer>(Path::kInPlace, true, payload);
     case Kind::kInProc: return std::make_unique<InProcPeer>(payload);
-    case Kind::kFutexSpin: return std::make_unique<FutexPeer>(true);
-    case Kind::kFutexNoSpin: return std::make_unique<FutexPeer>(false);
+    case Kind::kFutexSpin: return std::make_unique<FutexPeer>(true, payload);
+    case Kind::kFutexNoSpin: return std::make_unique<FutexPeer>(false, payload);
     case Kind::kPipe: return std::make_unique<StreamPeer>(StreamKind::kPipe, payload);
     case Kind::kSocketPair: return std::make_unique<StreamPeer>(StreamKind::kSocketPair, payload);
   }
@@ -466,12 +486,14 @@ std::uint64_t IterationsFor(std::size_t payload, std::uint64_t n) {
   return n;
 }
 
-// Rows in display order: by payload, the channel first. Futex rows carry no payload.
+// Rows in display order: by payload, the channel first. The spinning futex
+// ping-pong carries every payload (its copies are the floor of Call()); the
+// other one only 0 B.
 std::vector<Row> MakeRows(const Flags& flags) {
   std::vector<Row> rows;
   for (std::size_t payload : kPayloads) {
     for (Kind kind : kKinds) {
-      if ((kind == Kind::kFutexSpin || kind == Kind::kFutexNoSpin) && payload != 0) continue;
+      if (kind == Kind::kFutexNoSpin && payload != 0) continue;
       rows.push_back({kind, payload, IterationsFor(payload, flags.iterations)});
       rows.back().ns.reserve(rows.back().iterations);
     }
