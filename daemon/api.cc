@@ -142,6 +142,20 @@ bool Running(const supervisor::WorkerStatus& w) {
   return w.state == supervisor::WorkerState::kReady || w.state == supervisor::WorkerState::kBusy;
 }
 
+// Every pool, with each slot of a STOPPED pool listed as a STOPPED worker (as
+// supervisord lists a stopped group's processes), so that `status pool:N` and
+// the metrics see them.
+std::vector<PoolStatus> Snapshot(Controller& controller, bool rss) {
+  std::vector<PoolStatus> pools = controller.supervisor().Snapshot({.rss = rss});
+  for (PoolStatus& pool : pools) {
+    if (pool.state != supervisor::PoolState::kStopped) continue;
+    for (std::uint32_t slot = static_cast<std::uint32_t>(pool.workers.size()); slot < pool.desired_workers; ++slot) {
+      pool.workers.push_back({.slot = slot, .state = supervisor::WorkerState::kStopped});
+    }
+  }
+  return pools;
+}
+
 }  // namespace
 
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
@@ -198,7 +212,7 @@ HttpResponse Api::Route(const HttpRequest& r) {
   const std::vector<std::string>& parts = r.segments;
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
     if (r.method != "GET" && r.method != "HEAD") return MethodNotAllowed(r);
-    const auto pools = controller_.supervisor().Snapshot({.rss = false});
+    const auto pools = Snapshot(controller_, false);
     if (parts[0] == "healthz") return Text(200, "ok\n");
     if (parts[0] == "metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(pools)};
     std::string waiting;
@@ -268,13 +282,13 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
     if (r.method != "GET") return MethodNotAllowed(r);
     const bool rss = r.query.contains("rss") && r.query.at("rss") != "0";
     JsonValue pools = JsonValue::array();
-    for (const PoolStatus& pool : controller_.supervisor().Snapshot({.rss = rss})) pools.push_back(PoolJson(pool));
+    for (const PoolStatus& pool : Snapshot(controller_, rss)) pools.push_back(PoolJson(pool));
     JsonValue o = JsonValue::object();
     o["pools"] = pools;
     return Json(200, o);
   }
   const std::string& name = parts[2];
-  const auto snapshot = controller_.supervisor().Snapshot({.rss = parts.size() == 3});
+  const auto snapshot = Snapshot(controller_, parts.size() == 3);
   const PoolStatus* pool = nullptr;
   std::vector<std::string> names;
   for (const PoolStatus& p : snapshot) {
@@ -328,8 +342,10 @@ HttpResponse Api::Pools(const HttpRequest& r, const std::vector<std::string>& pa
   }
   if (verb == "scale") {
     auto workers = args->Int("workers", config::kMaxWorkers);
-    if (!workers) return workers.error();
-    if (!*workers) return BadRequest("scale takes {\"workers\": N}");
+    if (!workers) return BadRequest("scale takes {\"workers\": N}, N from 1 to " + std::to_string(config::kMaxWorkers));
+    if (!*workers || **workers == 0) {
+      return BadRequest("scale takes {\"workers\": N}, N from 1 to " + std::to_string(config::kMaxWorkers));
+    }
     if (Status s = controller_.Scale(name, static_cast<std::uint32_t>(**workers)); !s) return ErrorResponse(s.error());
     o["workers"] = **workers;
     return Json(200, o);

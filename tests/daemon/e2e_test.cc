@@ -144,6 +144,9 @@ TEST(DaemonE2e, StatusExitCodesFollowLsb) {
   const ProgramResult stop = d->Ctl({"stop", "hang"}, Soon());
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
   EXPECT_EQ(d->Ctl({"status", "hang"}, Soon()).exit_code, 3);
+  const ProgramResult worker = d->Ctl({"status", "hang:0"}, Soon());  // a stopped pool's slots are listed
+  EXPECT_EQ(worker.exit_code, 3) << worker.out << worker.err;
+  EXPECT_NE(worker.out.find("STOPPED"), std::string::npos) << worker.out;
   EXPECT_EQ(d->Ctl({"status", "echo"}, Soon()).exit_code, 0);
   EXPECT_EQ(d->Ctl({"status"}, Soon()).exit_code, 3);
 }
