@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -481,19 +482,44 @@ int Runner::Tail() {
   return exit_;
 }
 
+constexpr std::size_t kMaxInput = std::size_t{256} << 20;  // the daemon's cap on a request body
+constexpr std::streamsize kInputChunk = 64 << 10;
+
+// `in` to its end, read in chunks with istream::read, which turns an exception
+// of the stream buffer (libstdc++ throws reading a directory) into badbit.
+// Refuses more than kMaxInput bytes; gives up when `deadline` passes between
+// chunks (a read that blocks is not interrupted). `what` names the source.
+std::expected<std::string, std::string> ReadStream(std::istream& in, const std::string& what, Deadline deadline) {
+  std::string data;
+  for (;;) {
+    if (data.size() > kMaxInput) return std::unexpected(what + " is over 256 MiB, the most a call's input can be");
+    if (deadline.Expired()) return std::unexpected("no end of input from " + what + " in time");
+    const std::size_t at = data.size();
+    data.resize(at + static_cast<std::size_t>(kInputChunk));
+    in.read(data.data() + at, kInputChunk);
+    data.resize(at + static_cast<std::size_t>(in.gcount()));
+    if (in.bad()) return std::unexpected("cannot read " + what);
+    if (in.eof()) return data;
+  }
+}
+
 // The input of `call` as the command gives it: DATA, @file, - (stdin), none.
-std::expected<std::string, std::string> ReadInput(const std::optional<std::string>& spec, std::istream& in) {
+std::expected<std::string, std::string> ReadInput(const std::optional<std::string>& spec, std::istream& in,
+                                                  Deadline deadline) {
   if (!spec) return std::string();
-  if (*spec == "-") return std::string(std::istreambuf_iterator<char>(in), {});
+  if (*spec == "-") return ReadStream(in, "stdin", deadline);
   if (!spec->starts_with('@')) return *spec;
-  std::ifstream file(spec->substr(1), std::ios::binary);
-  if (!file) return std::unexpected("cannot read " + spec->substr(1) + ": " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(file), {});
+  const std::string path = spec->substr(1);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) return std::unexpected("cannot read " + path + ": is a directory");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
+  return ReadStream(file, path, deadline);
 }
 
 int Runner::Call() {
   const Target& target = command_.targets[0];
-  auto input = ReadInput(command_.input, io_.in);
+  auto input = ReadInput(command_.input, io_.in, overall_);
   if (!input) {
     io_.err << "supervisorctl: " << input.error() << "\n";
     return kExitFailed;

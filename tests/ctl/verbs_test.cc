@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cerrno>
 #include <initializer_list>
 #include <sstream>
@@ -158,6 +159,39 @@ TEST(RunVerbTest, CallFailureGoesToStderrWithPluginCode) {
   EXPECT_EQ(run.code, kExitFailed);
   EXPECT_EQ(run.out, "");
   EXPECT_EQ(run.err, "echo.fail: ERROR (PluginError (plugin code 3): bad input)\n");
+}
+
+// An endless stream of zero bytes, like /dev/zero, holding no memory.
+class Zeros : public std::streambuf {
+ protected:
+  int_type underflow() override {
+    setg(buffer_, buffer_, buffer_ + sizeof buffer_);
+    return 0;
+  }
+
+ private:
+  char buffer_[1 << 16] = {};
+};
+
+TEST(RunVerbTest, CallRefusesADirectoryWithoutSending) {
+  FakeDaemon daemon(Answer);
+  Outcome run = RunArgs(daemon, {"call", "echo", "echo", "@" + daemon.dir()});
+  EXPECT_EQ(run.code, kExitFailed);
+  EXPECT_EQ(run.err, "supervisorctl: cannot read " + daemon.dir() + ": is a directory\n");
+  EXPECT_TRUE(daemon.requests().empty());
+}
+
+TEST(RunVerbTest, CallRefusesInputOverTheDaemonsBodyCap) {
+  FakeDaemon daemon(Answer);
+  Zeros zeros;
+  std::istream in(&zeros);
+  std::ostringstream out, err;
+  const std::array<std::string_view, 4> args = {"call", "echo", "echo", "-"};
+  auto command = ParseCommandLine(args);
+  ASSERT_TRUE(command);
+  EXPECT_EQ(RunVerb(*command, Client(daemon.path()), "", Streams{in, out, err}), kExitFailed);
+  EXPECT_EQ(err.str(), "supervisorctl: stdin is over 256 MiB, the most a call's input can be\n");
+  EXPECT_TRUE(daemon.requests().empty());
 }
 
 TEST(RunVerbTest, TailPrintsLines) {
