@@ -66,6 +66,47 @@ TEST(ClientTest, SilentDaemonIsDeadlineExceededAtTheDeadline) {
   EXPECT_LT(took, 5s);
 }
 
+TEST(ClientTest, TricklingDaemonIsDeadlineExceededAtTheDeadline) {
+  // A byte every 50 ms: each recv succeeds well within SO_RCVTIMEO.
+  FakeDaemon daemon([](const FakeRequest&) { return FakeDaemon::Answer(200, std::string(200, 'x')); },
+                    {.byte_delay = 50ms});
+  const auto start = std::chrono::steady_clock::now();
+  auto response = Client(daemon.path()).Send("GET", "/v1/pools", "", Deadline::After(300ms));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code(), ErrorCode::kDeadlineExceeded) << response.error().ToString();
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 1500ms);
+}
+
+TEST(ClientTest, TricklingAnswerWithoutLengthIsNotCutShortSilently) {
+  FakeDaemon daemon([](const FakeRequest&) { return std::string("HTTP/1.1 200 OK\r\n\r\n") + std::string(100, 'x'); },
+                    {.byte_delay = 20ms});
+  auto response = Client(daemon.path()).Send("GET", "/v1/pools", "", Deadline::After(300ms));
+  ASSERT_FALSE(response) << response->body.size();
+  EXPECT_EQ(response.error().code(), ErrorCode::kDeadlineExceeded) << response.error().ToString();
+}
+
+TEST(ClientTest, AnswerToAnUnreadBodyIsReadAfterTheSendFails) {
+  // As the daemon refuses a call over the channel capacity: 413 from the head,
+  // the body never read; the client's send fails with EPIPE or ECONNRESET.
+  const std::string refusal = R"({"error": {"code": "PayloadTooLarge", "message": "over 65536 bytes"}})";
+  FakeDaemon daemon([&](const FakeRequest&) { return FakeDaemon::Answer(413, refusal); }, {.read_body = false});
+  auto response = Client(daemon.path()).Send("POST", "/v1/pools/echo/call?method=echo", std::string(8 << 20, 'x'),
+                                             Deadline::After(5s));
+  ASSERT_TRUE(response) << response.error().ToString();
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->body, refusal);
+}
+
+TEST(ClientTest, HangUpWithoutAnswerWhileSendingIsTheSendError) {
+  FakeDaemon daemon([](const FakeRequest&) { return std::string(FakeDaemon::kHangUp); }, {.read_body = false});
+  auto response = Client(daemon.path()).Send("POST", "/v1/pools/echo/call?method=echo", std::string(8 << 20, 'x'),
+                                             Deadline::After(5s));
+  ASSERT_FALSE(response);
+  EXPECT_NE(response.error().code(), ErrorCode::kDeadlineExceeded) << response.error().ToString();
+}
+
 TEST(ClientTest, ExpiredDeadlineSendsNothing) {
   FakeDaemon daemon([](const FakeRequest&) { return FakeDaemon::Answer(200, "{}"); });
   auto response = Client(daemon.path()).Send("GET", "/v1/pools", "", Deadline::After(-1s));

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -34,7 +35,16 @@ class FakeDaemon {
   static constexpr const char* kSilent = "\x01silent";
   using Handler = std::function<std::string(const FakeRequest&)>;
 
-  explicit FakeDaemon(Handler handler) : handler_(std::move(handler)) {
+  // How the fake misbehaves: `read_body` false answers from the request's head
+  // and closes with the body unread (as the daemon refuses an oversized call);
+  // a `byte_delay` sends the answer one byte at a time, that far apart.
+  struct Options {
+    bool read_body = true;
+    std::chrono::milliseconds byte_delay{0};
+  };
+
+  explicit FakeDaemon(Handler handler) : FakeDaemon(std::move(handler), Options{}) {}
+  FakeDaemon(Handler handler, Options options) : handler_(std::move(handler)), options_(options) {
     char dir[] = "/tmp/sv_ctl_test_XXXXXX";
     if (mkdtemp(dir) == nullptr) std::abort();
     dir_ = dir;
@@ -78,7 +88,7 @@ class FakeDaemon {
     for (;;) {
       const int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) return;
-      FakeRequest request = Read(fd);
+      FakeRequest request = Read(fd, options_.read_body);
       {
         std::lock_guard lock(mutex_);
         requests_.push_back(request);
@@ -88,13 +98,25 @@ class FakeDaemon {
         silent_.push_back(fd);
         continue;
       }
-      if (!answer.empty()) (void)!write(fd, answer.data(), answer.size());
+      Write(fd, answer);
       close(fd);
     }
   }
 
-  // Reads the head and a Content-Length body.
-  static FakeRequest Read(int fd) {
+  // Stops early once the client has gone (MSG_NOSIGNAL: no SIGPIPE).
+  void Write(int fd, const std::string& answer) const {
+    if (options_.byte_delay == std::chrono::milliseconds(0)) {
+      (void)!send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+      return;
+    }
+    for (char byte : answer) {
+      if (send(fd, &byte, 1, MSG_NOSIGNAL) != 1) return;
+      std::this_thread::sleep_for(options_.byte_delay);
+    }
+  }
+
+  // Reads the head and, when `read_body`, a Content-Length body.
+  static FakeRequest Read(int fd, bool read_body) {
     std::string data;
     char buffer[4096];
     std::size_t head_end = std::string::npos;
@@ -108,7 +130,7 @@ class FakeDaemon {
     if (auto at = data.find("Content-Length: "); at != std::string::npos && at < head_end) {
       length = std::stoul(data.substr(at + 16));
     }
-    while (data.size() < head_end + 4 + length) {
+    while (read_body && data.size() < head_end + 4 + length) {
       const ssize_t n = read(fd, buffer, sizeof buffer);
       if (n <= 0) break;
       data.append(buffer, static_cast<std::size_t>(n));
@@ -122,6 +144,7 @@ class FakeDaemon {
   }
 
   Handler handler_;
+  Options options_;
   std::string dir_;
   std::string path_;
   int listener_ = -1;
