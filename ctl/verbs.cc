@@ -39,6 +39,9 @@ constexpr auto kStopWait = 30s;
 constexpr auto kLongWait = 60s;
 constexpr auto kPoolsWait = 1s;       // _pools: completion must not stall the shell
 constexpr auto kFollowPoll = 30s;     // tail -f: the longest single wait_ms
+// The longest timeout_ms the daemon accepts (docs/api.md); a longer --timeout
+// still bounds the client's own wait.
+constexpr int kMaxTimeoutMs = 3'600'000;
 
 // The body as a JSON object; an empty object when it is not one.
 Json ParseObject(std::string_view body) {
@@ -103,6 +106,13 @@ std::string PoolWithSlots(const std::string& pool_body, const std::set<std::uint
   return Dump(pool);
 }
 
+// The body without its trailing whitespace: the daemon ends each body with
+// "\n", and --json prints each answer or composed object on one line.
+std::string_view Trimmed(std::string_view body) {
+  const std::size_t end = body.find_last_not_of(" \t\r\n");
+  return end == std::string_view::npos ? std::string_view() : body.substr(0, end + 1);
+}
+
 bool Ok(const Response& response) { return response.status >= 200 && response.status < 300; }
 
 std::string ApiCode(const std::string& body) {
@@ -131,8 +141,11 @@ class Runner {
   // {"timeout_ms": N} with what is left of --timeout; "{}" without one.
   std::string TimeoutBody() const;
   std::string TimeoutQuery(char separator) const;
+  // What is left of --timeout in ms, within what the daemon accepts.
+  int TimeoutMs() const { return std::clamp(overall_.RemainingMillis(), 1, kMaxTimeoutMs); }
 
-  // Reports an error answer about `what` and records its exit code.
+  // Reports an error answer about `what` (on err; --json: its body on out)
+  // and records its exit code.
   void ReportApiError(std::string_view what, const Response& response);
   void Fail(int code) { exit_ = WorseExitCode(exit_, code); }
   // One request whose success `print` shows to a person; --json prints the body.
@@ -140,6 +153,7 @@ class Runner {
              std::chrono::nanoseconds wait, std::string_view what, const std::function<void(const Json&)>& print);
   std::optional<std::vector<std::string>> PoolNames(std::chrono::nanoseconds wait);
   std::optional<std::vector<Target>> ExpandAll();
+  bool ReportUnknownNames(const std::vector<PoolStatus>& pools);
 
   int Status();
   int StatusOfTargets();
@@ -183,16 +197,17 @@ Deadline Runner::RequestDeadline(std::chrono::nanoseconds default_wait) const {
 
 std::string Runner::TimeoutBody() const {
   if (!command_.timeout) return "{}";
-  return "{\"timeout_ms\": " + std::to_string(std::max(1, overall_.RemainingMillis())) + "}";
+  return "{\"timeout_ms\": " + std::to_string(TimeoutMs()) + "}";
 }
 
 std::string Runner::TimeoutQuery(char separator) const {
   if (!command_.timeout) return "";
-  return separator + std::string("timeout_ms=") + std::to_string(std::max(1, overall_.RemainingMillis()));
+  return separator + std::string("timeout_ms=") + std::to_string(TimeoutMs());
 }
 
 void Runner::ReportApiError(std::string_view what, const Response& response) {
-  io_.err << what << ": ERROR (" << DescribeApiError(response.status, response.body) << ")\n";
+  if (command_.json) io_.out << Trimmed(response.body) << "\n";
+  if (!command_.json) io_.err << what << ": ERROR (" << DescribeApiError(response.status, response.body) << ")\n";
   Fail(ExitCodeForApiError(response.status, ApiCode(response.body)));
 }
 
@@ -201,13 +216,14 @@ int Runner::Single(std::string_view method, const std::string& path, std::string
                    const std::function<void(const Json&)>& print) {
   auto response = Send(method, path, body, wait);
   if (!response) return exit_;
-  if (command_.json) io_.out << response->body << "\n";
   if (!Ok(*response)) {
-    if (command_.json) Fail(ExitCodeForApiError(response->status, ApiCode(response->body)));
-    if (!command_.json) ReportApiError(what, *response);
+    ReportApiError(what, *response);
     return exit_;
   }
-  if (command_.json) return exit_;
+  if (command_.json) {
+    io_.out << Trimmed(response->body) << "\n";
+    return exit_;
+  }
   print(ParseObject(response->body));
   return exit_;
 }
@@ -254,7 +270,8 @@ int Runner::Status() {
     io_.err << "supervisorctl: " << pools.error() << "\n";
     return kExitFailed;
   }
-  if (command_.json) io_.out << response->body << "\n";
+  if (command_.json) io_.out << Trimmed(response->body) << "\n";
+  const bool unknown = ReportUnknownNames(*pools);
   std::vector<StatusLine> lines;
   bool running = true;
   for (const PoolStatus& pool : *pools) {
@@ -263,7 +280,25 @@ int Runner::Status() {
     running = running && IsRunning(pool);
   }
   if (!command_.json) io_.out << FormatStatusTable(lines);
-  return StatusExitCode(false, running);
+  return StatusExitCode(unknown, running);
+}
+
+// status all NAME...: every pool is shown; a name that is not among them is
+// still an error, on err. True when there was one.
+bool Runner::ReportUnknownNames(const std::vector<PoolStatus>& pools) {
+  bool unknown = false;
+  for (const Target& target : command_.targets) {
+    if (target.all) continue;
+    const auto pool = std::ranges::find(pools, target.pool, &PoolStatus::name);
+    if (pool == pools.end()) {
+      io_.err << target.pool << ": ERROR (no such pool)\n";
+      unknown = true;
+    } else if (target.slot && !StatusLines(*pool, target.slot)) {
+      io_.err << target.ToString() << ": ERROR (no such worker)\n";
+      unknown = true;
+    }
+  }
+  return unknown;
 }
 
 // status with named pools and workers: one GET per pool named. --json prints
@@ -278,6 +313,7 @@ int Runner::StatusOfTargets() {
   std::map<std::string, Named> named;
   std::vector<std::string> order;
   std::vector<StatusLine> lines;
+  std::string errors;  // --json: "name": the daemon's error body, ...
   bool unknown = false, running = true;
   for (const Target& target : command_.targets) {
     auto [it, fresh] = named.try_emplace(target.pool);
@@ -287,7 +323,11 @@ int Runner::StatusOfTargets() {
     }
     const Response& response = *it->second.answer;
     if (!Ok(response)) {
-      if (fresh) ReportApiError(target.pool, response);
+      if (fresh && !command_.json) ReportApiError(target.pool, response);
+      if (fresh && command_.json) {
+        errors += (errors.empty() ? "" : ", ") + JsonQuote(target.pool) + ": " + std::string(Trimmed(response.body));
+        Fail(ExitCodeForApiError(response.status, ApiCode(response.body)));
+      }
       unknown = unknown || response.status == 404;
       running = false;
       continue;
@@ -314,9 +354,10 @@ int Runner::StatusOfTargets() {
     std::string json = "{\"pools\": [";
     for (std::size_t i = 0; i < order.size(); ++i) {
       const Named& pool = named[order[i]];
-      json += (i == 0 ? "" : ", ") + (pool.whole ? pool.answer->body : PoolWithSlots(pool.answer->body, pool.slots));
+      json += (i == 0 ? "" : ", ") + (pool.whole ? std::string(Trimmed(pool.answer->body))
+                                                 : PoolWithSlots(pool.answer->body, pool.slots));
     }
-    io_.out << json << "]}\n";
+    io_.out << json << "]" << (errors.empty() ? "" : ", \"errors\": {" + errors + "}") << "}\n";
   }
   return WorseExitCode(exit_, StatusExitCode(unknown, running));
 }
@@ -350,7 +391,7 @@ int Runner::Lifecycle() {
   for (const Target& target : *targets) {
     auto response = Send("POST", ApiPath(target, op), TimeoutBody(), wait);
     if (!response) return exit_;
-    json += (json.empty() ? "{" : ", ") + JsonQuote(target.ToString()) + ": " + response->body;
+    json += (json.empty() ? "{" : ", ") + JsonQuote(target.ToString()) + ": " + std::string(Trimmed(response->body));
     if (!Ok(*response)) {
       if (command_.json) Fail(ExitCodeForApiError(response->status, ApiCode(response->body)));
       if (!command_.json) ReportApiError(target.ToString(), *response);
@@ -419,19 +460,30 @@ int Runner::Pid() {
                   [&](const Json& answer) { io_.out << IntOr(answer, "pid") << "\n"; });
   }
   const Target& target = command_.targets[0];
-  int code = Single("GET", ApiPath({.pool = target.pool}, ""), "", kQuickWait, target.pool, [&](const Json& pool) {
-    bool found = false;
-    for (const Json& worker : ItemsOf(pool, "workers")) {
-      if (target.slot && IntOr(worker, "slot", -1) != *target.slot) continue;
-      found = true;
-      io_.out << IntOr(worker, "pid") << "\n";
-    }
-    if (target.slot && !found) {
-      io_.err << target.ToString() << ": ERROR (no such worker)\n";
-      Fail(kExitUnknown);
-    }
-  });
-  return WorseExitCode(code, exit_);
+  auto response = Send("GET", ApiPath({.pool = target.pool}, ""), "", kQuickWait);
+  if (!response) return exit_;
+  if (!Ok(*response)) {
+    ReportApiError(target.pool, *response);
+    return exit_;
+  }
+  const Json pool = ParseObject(response->body);
+  std::vector<std::int64_t> pids;
+  for (const Json& worker : ItemsOf(pool, "workers")) {
+    if (!target.slot || IntOr(worker, "slot", -1) == *target.slot) pids.push_back(IntOr(worker, "pid"));
+  }
+  if (target.slot && pids.empty()) {
+    io_.err << target.ToString() << ": ERROR (no such worker)\n";
+    Fail(kExitUnknown);
+    return exit_;
+  }
+  if (command_.json) {
+    io_.out << (target.slot ? PoolWithSlots(response->body, {*target.slot}) : std::string(Trimmed(response->body)))
+            << "\n";
+  }
+  for (std::int64_t pid : pids) {
+    if (!command_.json) io_.out << pid << "\n";
+  }
+  return exit_;
 }
 
 // Prints a logs answer's lines (or, --json, the answer) and moves `next` on.
@@ -448,7 +500,7 @@ bool Runner::PrintLogs(const Response& response, std::int64_t& next) {
     return false;
   }
   const Json& lines = ItemsOf(answer, "lines");
-  if (command_.json && (!lines.empty() || next < 0)) io_.out << response.body << "\n";
+  if (command_.json && (!lines.empty() || next < 0)) io_.out << Trimmed(response.body) << "\n";
   if (const auto dropped = IntOr(answer, "dropped"); dropped > 0 && next >= 0) {
     io_.err << "supervisorctl: " << dropped << (dropped == 1 ? " line" : " lines") << " dropped\n";
   }
@@ -532,7 +584,7 @@ int Runner::Call() {
     io_.out.flush();
     return io_.out.good() ? kExitOk : kExitFailed;
   }
-  if (command_.json) io_.err << response->body << "\n";
+  if (command_.json) io_.err << Trimmed(response->body) << "\n";
   if (!command_.json) io_.err << target.pool << "." << command_.method << ": ERROR ("
                               << DescribeApiError(response->status, response->body) << ")\n";
   return ExitCodeForApiError(response->status, ApiCode(response->body));

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <initializer_list>
 #include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/ctl/fake_daemon.h"
 
@@ -94,9 +97,75 @@ TEST(RunVerbTest, StatusJsonWithTargetsIsThePoolListOfThoseNamed) {
   EXPECT_TRUE(run.out.starts_with(R"({"pools": [{"name":"zlib","state":"RUNNING",)")) << run.out;
   EXPECT_EQ(run.out.find(R"("slot":0)"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find(R"("slot":1)"), std::string::npos) << run.out;
-  EXPECT_EQ(run.err, "zlb: ERROR (NotFound: no pool named 'zlb')\n");
+  // The daemon's error answer is part of the one line of JSON, not on stderr.
+  EXPECT_NE(run.out.find(R"(], "errors": {"zlb": {"error": {"code": "NotFound")"), std::string::npos) << run.out;
+  EXPECT_EQ(run.err, "");
   EXPECT_EQ(RunArgs(daemon, {"status", "--json", "zlib", "zlib:1"}).out,
             std::string(R"({"pools": [)") + kPool + "]}\n");
+}
+
+TEST(RunVerbTest, StatusAllStillReportsUnknownNames) {
+  FakeDaemon daemon(Answer);
+  Outcome run = RunArgs(daemon, {"status", "all", "zlb", "zlib:9"});
+  EXPECT_EQ(run.code, kExitUnknown);
+  EXPECT_TRUE(run.out.starts_with("zlib ")) << run.out;
+  EXPECT_EQ(run.err, "zlb: ERROR (no such pool)\nzlib:9: ERROR (no such worker)\n");
+  EXPECT_EQ(RunArgs(daemon, {"status", "all", "zlib:0"}).code, kExitNotRunning);
+}
+
+// The daemon's JSON bodies are one line ending with "\n"; this fake's are too.
+std::string AnswerEndingInNewline(const FakeRequest& r) {
+  const std::string raw = Answer(r);
+  const std::size_t head_end = raw.find("\r\n\r\n");
+  const std::string body = nlohmann::ordered_json::parse(raw.substr(head_end + 4)).dump() + "\n";
+  const std::size_t at = raw.find("Content-Length: ") + 16;
+  return raw.substr(0, at) + std::to_string(body.size()) + raw.substr(raw.find('\r', at), head_end + 4 - raw.find('\r', at)) + body;
+}
+
+TEST(RunVerbTest, EveryJsonOutputIsOneLineOfJson) {
+  FakeDaemon daemon(AnswerEndingInNewline);
+  const std::vector<std::vector<std::string_view>> commands = {
+      {"status", "--json"},         {"status", "--json", "zlib", "zlb"}, {"status", "--json", "zlb"},
+      {"stop", "--json", "zlib"},   {"version", "--json"},               {"shutdown", "--json"},
+      {"tail", "--json", "nope"},   {"reread", "--json"},                {"pid", "--json", "zlib:0"},
+      {"scale", "--json", "zlb", "2"}};
+  for (const auto& args : commands) {
+    auto command = ParseCommandLine(args);
+    ASSERT_TRUE(command) << command.error();
+    std::istringstream in;
+    std::ostringstream out, err;
+    RunVerb(*command, Client(daemon.path()), "", Streams{in, out, err});
+    const std::string text = out.str();
+    EXPECT_EQ(text.find('\n'), text.size() - 1) << args[0] << ": " << text;
+    EXPECT_TRUE(nlohmann::json::accept(text)) << args[0] << ": " << text;
+  }
+}
+
+TEST(RunVerbTest, JsonErrorAnswerIsTheDaemonsErrorOnStdout) {
+  FakeDaemon daemon(AnswerEndingInNewline);
+  Outcome run = RunArgs(daemon, {"tail", "--json", "nope"});
+  EXPECT_EQ(run.code, kExitUnknown);
+  EXPECT_EQ(run.out, "{\"error\":{\"code\":\"NotFound\",\"message\":\"no pool named 'zlb'\"}}\n");
+  EXPECT_EQ(run.err, "");
+}
+
+TEST(RunVerbTest, PidChecksTheSlotWithJsonToo) {
+  FakeDaemon daemon(Answer);
+  Outcome missing = RunArgs(daemon, {"pid", "--json", "zlib:7"});
+  EXPECT_EQ(missing.code, kExitUnknown);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(missing.err, "zlib:7: ERROR (no such worker)\n");
+  Outcome found = RunArgs(daemon, {"pid", "--json", "zlib:1"});
+  EXPECT_EQ(found.code, kExitOk);
+  EXPECT_EQ(found.out.find(R"("slot":0)"), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find(R"("slot":1)"), std::string::npos) << found.out;
+}
+
+TEST(RunVerbTest, TimeoutSentIsClampedToWhatTheDaemonAccepts) {
+  FakeDaemon daemon(Answer);
+  EXPECT_EQ(RunArgs(daemon, {"start", "--timeout", "8h", "zlib:0"}).code, kExitOk);
+  ASSERT_EQ(daemon.requests().size(), 1u);
+  EXPECT_EQ(daemon.requests()[0].body, R"({"timeout_ms": 3600000})");
 }
 
 TEST(RunVerbTest, StopReportsKilledWorkers) {
