@@ -101,6 +101,11 @@ ParseResult ParseCall(const Args& operands, Command& command) {
   return AddTargets({operands[0]}, command, false, false);
 }
 
+ParseResult ParsePools(const Args& operands, Command& command) {
+  if (auto ok = ExpectCount(operands, 0, 1, "_pools [pool]"); !ok) return ok;
+  return AddTargets(operands, command, false, false);
+}
+
 ParseResult ParseCheckConfig(const Args& operands, Command& command) {
   if (auto ok = ExpectCount(operands, 1, 1, "check-config <file>"); !ok) return ok;
   command.file = operands[0];
@@ -139,7 +144,8 @@ constexpr std::array<VerbInfo, 16> kVerbs = {{
     {Verb::kCheckConfig, "check-config", "check-config <file>",
      "check a config file and load its plugins, without the daemon", ParseCheckConfig},
     {Verb::kHelp, "help", "help [verb]", "this text, or one verb's", ParseHelp},
-    {Verb::kPools, "_pools", "_pools", "pool names one per line (for completion)", NoOperands},
+    {Verb::kPools, "_pools", "_pools [pool]", "pool names, or the pool's workers (pool:N), one per line (for completion)",
+     ParsePools},
 }};
 
 const VerbInfo& InfoOf(Verb verb) {
@@ -235,6 +241,7 @@ std::expected<Command, std::string> ParseCommandLine(std::span<const std::string
   Args operands;
   bool flags_done = false;
   bool tail_flags = false;
+  bool help = false;  // -h anywhere: the verb's usage, not the verb
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (!flags_done && arg == "--") {
@@ -246,12 +253,17 @@ std::expected<Command, std::string> ParseCommandLine(std::span<const std::string
       if (auto ok = ParseFlag(arg, value, command, used_value); !ok) return std::unexpected(ok.error());
       if (used_value) ++i;
       tail_flags = tail_flags || arg == "-f" || arg == "--follow" || arg == "-n" || arg == "--lines";
-      if (command.verb == Verb::kHelp && (arg == "-h" || arg == "--help")) return command;
+      help = help || arg == "-h" || arg == "--help";
     } else if (!verb_name) {
       verb_name = arg;
     } else {
       operands.push_back(arg);
     }
+  }
+  if (help) {
+    command.verb = Verb::kHelp;
+    if (verb_name) command.help_verb = VerbNamed(*verb_name);  // an unknown verb: the overview
+    return command;
   }
   if (!verb_name) return command;  // help
   auto verb = VerbNamed(*verb_name);

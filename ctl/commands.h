@@ -54,7 +54,7 @@ enum class Verb : std::uint8_t {
   kVersion,
   kCheckConfig,
   kHelp,
-  kPools,  // hidden: pool names one per line, for shell completion
+  kPools,  // hidden: pool names (or one pool's pool:N) one per line, for shell completion
 };
 
 // The verb spelled `name` ("check-config", "_pools"); nullopt when none is.

@@ -37,7 +37,7 @@ constexpr auto kQuickWait = 10s;
 constexpr auto kStartWait = 10s;
 constexpr auto kStopWait = 30s;
 constexpr auto kLongWait = 60s;
-constexpr auto kPoolsWait = 1s;       // _pools: completion must not stall the shell
+constexpr auto kPoolsWait = 1s;       // _pools: completion must not stall the shell; no grace
 constexpr auto kFollowPoll = 30s;     // tail -f: the longest single wait_ms
 // The longest timeout_ms the daemon accepts (docs/api.md); a longer --timeout
 // still bounds the client's own wait.
@@ -190,6 +190,8 @@ std::optional<Response> Runner::Send(std::string_view method, const std::string&
 }
 
 Deadline Runner::RequestDeadline(std::chrono::nanoseconds default_wait) const {
+  // _pools asks the daemon to wait for nothing, and a shell waits on it.
+  if (!command_.timeout && command_.verb == Verb::kPools) return Deadline::After(kPoolsWait);
   if (!command_.timeout) return Deadline::After(default_wait + kGrace);
   if (overall_.infinite()) return overall_;
   return Deadline::At(overall_.when() + kGrace);
@@ -604,8 +606,18 @@ int Runner::Version() {
   });
 }
 
-// _pools: names for completion; silent on every failure.
+// _pools: names for completion, or with a pool its workers' pool:N; silent on
+// every failure.
 int Runner::Pools() {
+  if (!command_.targets.empty()) {
+    auto response = Send("GET", ApiPath(command_.targets[0], ""), "", kPoolsWait);
+    if (!response || !Ok(*response)) return kExitFailed;
+    const Json pool = ParseObject(response->body);
+    for (const Json& worker : ItemsOf(pool, "workers")) {
+      io_.out << command_.targets[0].pool << ":" << IntOr(worker, "slot") << "\n";
+    }
+    return kExitOk;
+  }
   auto names = PoolNames(kPoolsWait);
   if (!names) return kExitFailed;
   for (const std::string& name : *names) io_.out << name << "\n";

@@ -145,6 +145,10 @@ TEST(ParseCommandLineTest, RejectsUnknownVerbsAndFlags) {
 TEST(ParseCommandLineTest, HelpNamesAVerb) {
   EXPECT_EQ(Parse({"help", "tail"})->help_verb, Verb::kTail);
   EXPECT_EQ(Parse({"status", "--help"})->verb, Verb::kHelp);
+  EXPECT_EQ(Parse({"stop", "-h"})->help_verb, Verb::kStop);
+  EXPECT_EQ(Parse({"-h", "tail", "zlib"})->help_verb, Verb::kTail);
+  EXPECT_EQ(Parse({"nope", "-h"})->help_verb, std::nullopt);
+  EXPECT_EQ(Parse({"-h"})->help_verb, std::nullopt);
   EXPECT_FALSE(Parse({"help", "nope"}));
 }
 

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <initializer_list>
 #include <sstream>
 #include <vector>
@@ -290,11 +291,24 @@ TEST(RunVerbTest, UnreachableDaemonExitsFourWithAHint) {
 TEST(RunVerbTest, PoolsPrintsNamesAndIsSilentOnFailure) {
   FakeDaemon daemon(Answer);
   EXPECT_EQ(RunArgs(daemon, {"_pools"}).out, "zlib\n");
+  EXPECT_EQ(RunArgs(daemon, {"_pools", "zlib"}).out, "zlib:0\nzlib:1\n");
   std::istringstream in;
   std::ostringstream out, err;
   Command command{.verb = Verb::kPools};
   EXPECT_EQ(RunVerb(command, Client("/tmp/sv_ctl_nowhere/s.sock"), "", Streams{in, out, err}), kExitFailed);
   EXPECT_EQ(err.str(), "");
+}
+
+TEST(RunVerbTest, PoolsGivesUpAfterOneSecond) {
+  FakeDaemon daemon([](const FakeRequest&) { return std::string(FakeDaemon::kSilent); });
+  for (std::string_view pool : {"", "zlib"}) {
+    const auto start = std::chrono::steady_clock::now();
+    Outcome run = pool.empty() ? RunArgs(daemon, {"_pools"}) : RunArgs(daemon, {"_pools", pool});
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(run.code, kExitFailed);
+    EXPECT_EQ(run.err, "");
+    EXPECT_LT(took, std::chrono::milliseconds(1500)) << pool;
+  }
 }
 
 TEST(ExitCodeTest, MapsApiErrors) {
