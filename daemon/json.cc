@@ -10,18 +10,20 @@ std::string Stringify(const JsonValue& value) {
 
 namespace {
 
+// Built member by member: an initializer list would copy every value once more
+// (a thousand workers make a status answer).
 JsonValue WorkerJson(const std::string& pool, const supervisor::WorkerStatus& w) {
-  return {
-      {"id", pool + ":" + std::to_string(w.slot)},
-      {"slot", w.slot},
-      {"state", supervisor::WorkerStateName(w.state)},
-      {"pid", w.pid},
-      {"uptime_ms", std::chrono::duration_cast<std::chrono::milliseconds>(w.uptime).count()},
-      {"calls", w.calls},
-      {"generation", w.generation},
-      {"rss_bytes", w.rss_bytes},
-      {"last_exit", w.last_exit ? JsonValue(w.last_exit->ToString()) : JsonValue(nullptr)},
-  };
+  JsonValue o = JsonValue::object();
+  o["id"] = pool + ":" + std::to_string(w.slot);
+  o["slot"] = w.slot;
+  o["state"] = supervisor::WorkerStateName(w.state);
+  o["pid"] = w.pid;
+  o["uptime_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(w.uptime).count();
+  o["calls"] = w.calls;
+  o["generation"] = w.generation;
+  o["rss_bytes"] = w.rss_bytes;
+  o["last_exit"] = w.last_exit ? JsonValue(w.last_exit->ToString()) : JsonValue(nullptr);
+  return o;
 }
 
 std::uint32_t ReadyWorkers(const supervisor::PoolStatus& pool) {
@@ -36,6 +38,7 @@ std::uint32_t ReadyWorkers(const supervisor::PoolStatus& pool) {
 
 JsonValue PoolJson(const supervisor::PoolStatus& pool) {
   JsonValue workers = JsonValue::array();
+  workers.get_ref<JsonValue::array_t&>().reserve(pool.workers.size());
   for (const auto& w : pool.workers) workers.push_back(WorkerJson(pool.name, w));
   JsonValue failures = JsonValue::object();
   for (const auto& [kind, count] : pool.failures) failures[kind] = count;
