@@ -216,9 +216,9 @@ HttpResponse Api::Route(const HttpRequest& r) {
     if (parts[0] == "healthz") return Text(200, "ok\n");
     if (parts[0] == "metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(pools)};
     std::string waiting;
+    const config::Config running = controller_.running();
     for (const PoolStatus& pool : pools) {
       if (controller_.OperatorStopped(pool.name)) continue;
-      const auto running = controller_.running();
       auto it = running.pools.find(pool.name);
       if (it == running.pools.end() || !it->second.autostart) continue;
       std::uint32_t ready = 0;
