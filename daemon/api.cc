@@ -212,8 +212,8 @@ HttpResponse Api::Route(const HttpRequest& r) {
   const std::vector<std::string>& parts = r.segments;
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
     if (r.method != "GET" && r.method != "HEAD") return MethodNotAllowed(r);
+    if (parts[0] == "healthz") return Text(200, "ok\n");  // the process answers: nothing else to ask
     const auto pools = Snapshot(controller_, false);
-    if (parts[0] == "healthz") return Text(200, "ok\n");
     if (parts[0] == "metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(pools)};
     std::string waiting;
     const config::Config running = controller_.running();

@@ -290,6 +290,20 @@ TEST(DaemonE2e, SighupReloadsAndABrokenFileChangesNothing) {
   EXPECT_EQ(PoolJson(*d, "echo")->getValue<int>("desired_workers"), 1);
 }
 
+TEST(DaemonE2e, TheBodyLimitFollowsAReload) {
+  auto d = StartDaemon("pools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n    channel: {request: 64KiB}\n");
+  ASSERT_TRUE(d);
+  const std::string input(1 << 20, 'x');
+  EXPECT_EQ(StatusOf(*d, "POST", "/v1/pools/echo/call?method=echo", input), 413);
+  ASSERT_TRUE(d->Rewrite("pools:\n  echo:\n    plugin: @PLUGINS@/libecho_plugin.so\n    channel: {request: 2MiB}\n"));
+  ASSERT_EQ(d->Ctl({"update"}, Soon()).exit_code, 0);
+  ASSERT_TRUE(AwaitWorkerState(*d, "echo", 0, "READY"));
+  auto answer = d->Http("POST", "/v1/pools/echo/call?method=echo", input, Soon());
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(HttpStatus(*answer), 200);
+  EXPECT_EQ(HttpBody(*answer).size(), input.size());
+}
+
 TEST(DaemonE2e, SigtermStopsEveryWorkerAndExitsZero) {
   auto d = StartDaemon();
   ASSERT_TRUE(d);

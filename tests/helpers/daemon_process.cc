@@ -254,6 +254,7 @@ std::expected<std::string, Error> DaemonProcess::Raw(const std::string& request,
   std::size_t sent = 0;
   while (sent < request.size()) {
     const ssize_t n = send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) break;  // it answered without reading all: read that
     if (n < 0) return std::unexpected(Error::FromErrno("send", errno));
     sent += static_cast<std::size_t>(n);
   }

@@ -62,7 +62,8 @@ class DaemonProcess {
   // supervisorctl -s <socket> args...
   ProgramResult Ctl(const std::vector<std::string>& args, Deadline deadline, const std::string& input = "") const;
   // Sends `request` as is over a fresh connection to the socket and returns
-  // everything the daemon answers until it closes (or `deadline`).
+  // everything the daemon answers until it closes (or `deadline`); a daemon
+  // that answers before reading the whole request (413) is read all the same.
   [[nodiscard]] std::expected<std::string, Error> Raw(const std::string& request, Deadline deadline) const;
   // One GET/POST over HTTP/1.1 with Connection: close; returns the raw response.
   [[nodiscard]] std::expected<std::string, Error> Http(const std::string& method, const std::string& target,
