@@ -4,7 +4,9 @@
 #include "supervisor/supervisor.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,10 +191,15 @@ TEST(SupervisorTest, SetsidGrandchildIsGoneAfterItsWorkerIsKilled) {
   auto child = s->pool("m")->Call("fork_setsid", "");
   ASSERT_TRUE(child) << child.error().ToString();
   const pid_t grandchild = std::stoi(*child);
-  EXPECT_FALSE(Gone(grandchild));
+  // A pidfd, not the pid: once the grandchild is gone its pid may belong to
+  // another test's process (pid_max can be 32768).
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, grandchild, 0)));
+  ASSERT_TRUE(pidfd) << "pidfd_open " << grandchild;
+  pollfd exited{pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&exited, 1, 0), 0) << "the grandchild died early";
   auto hung = s->pool("m")->Call("hang_futex", "", Deadline::After(50ms));
   ASSERT_FALSE(hung);
-  EXPECT_TRUE(Eventually([&] { return Gone(grandchild); })) << "grandchild " << grandchild << " survived";
+  EXPECT_EQ(poll(&exited, 1, Soon().RemainingMillis()), 1) << "grandchild " << grandchild << " survived";
 }
 
 TEST(SupervisorTest, StopKillsAHungWorkerAfterStopTimeoutAndReportsIt) {
