@@ -161,6 +161,19 @@ namespace {
 
 }  // namespace
 
+void Channel::CopyIn(std::string_view input) {
+  std::byte* to = InputArea().data();
+  std::size_t done = 0;
+  // A large input goes in steps, each reported to a worker that may be
+  // spinning: it spins on, reading in what is there, instead of falling asleep.
+  while (input.size() - done > kStreamStep) {
+    std::memcpy(to + done, input.data() + done, kStreamStep);
+    done += kStreamStep;
+    request_slot_->input_written.store(static_cast<std::uint32_t>(done), std::memory_order_relaxed);
+  }
+  if (input.size() != done) std::memcpy(to + done, input.data() + done, input.size() - done);
+}
+
 void Channel::Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline) {
   ++call_id_;
   if (method.size() <= kInlineMethodSize) {
@@ -213,17 +226,53 @@ Status Channel::Sleep(Deadline deadline) {
   return {};
 }
 
-Status Channel::Wait(Deadline deadline) {
+Status Channel::Wait(Deadline deadline, std::string* sink) {
   const auto want = static_cast<std::uint32_t>(call_id_);
   const auto& bell = response_slot_->doorbell;
-  const SpinOutcome spun = SpinUntil(
+  const auto& streamed = response_slot_->streamed;
+  // A report of this call that says other than what we took (reports of
+  // other calls, the last one's included, are no news).
+  std::uint64_t taken = std::uint64_t{want} << 32;
+  Status failed;
+  const SpinOutcome spun = SpinWithReports(
       spin_.Budget(), deadline.when(), [&] { return bell.load(std::memory_order_acquire) == want; },
+      [&] {
+        if (sink == nullptr) return false;
+        const std::uint64_t report = streamed.load(std::memory_order_relaxed);
+        return report != taken && report >> 32 == want;
+      },
+      [&] {
+        // Output ready: copy it while the worker writes the rest.
+        const std::size_t before = sink->size();
+        failed = TakeStreamed(streamed.load(std::memory_order_acquire), *sink);
+        if (!failed) return Report::kFailed;
+        taken = std::uint64_t{want} << 32 | sink->size();
+        return sink->size() > before ? Report::kMore : Report::kNothing;
+      },
       [&] { return peer_dead(); });
+  if (!failed) return failed;
   if (!spun.caught) {
     if (Status s = Sleep(deadline); !s) return s;
   }
   std::atomic_thread_fence(std::memory_order_acquire);
   spin_.Record(spun.took, spun.caught);
+  return {};
+}
+
+Status Channel::TakeStreamed(std::uint64_t streamed, std::string& sink) {
+  const std::uint32_t announced = response_slot_->announced.load(std::memory_order_relaxed);
+  StreamStep step{};
+  const std::string violation =
+      DecodeStreamStep(streamed, announced, call_id_, response_capacity_, sink.size(), &step);
+  if (!violation.empty()) return std::unexpected(Break(Error(ErrorCode::kProtocolViolation, violation)));
+  if (step.ready == 0) return {};  // nothing new
+  if (step.announced > sink.capacity()) {
+    // At least what the write in progress announced, else doubling: a
+    // reallocation copies what was taken so far.
+    sink.reserve(std::min<std::size_t>(std::max(step.announced, 2 * sink.capacity()), response_capacity_));
+  }
+  const auto* data = reinterpret_cast<const char*>(response_.base() + kDataOffset);
+  sink.append(data + sink.size(), step.ready - sink.size());
   return {};
 }
 
@@ -238,7 +287,7 @@ std::expected<DecodedResponse, Error> Channel::Decode(Expecting expecting) {
 Status Channel::WaitReady(Deadline deadline) {
   if (call_id_ != 0) return Fail(ErrorCode::kInUse, "WaitReady called twice");
   call_id_ = 1;  // the hello is call 1; the worker answers it unasked
-  if (Status s = Wait(deadline); !s) return s;
+  if (Status s = Wait(deadline, nullptr); !s) return s;
   auto response = Decode(Expecting::kHello);
   if (!response) return std::unexpected(response.error());
   if (response->status == ResponseStatus::kInitFailed) {
@@ -273,9 +322,9 @@ Status Channel::ReadyNow() {
 }
 
 std::expected<std::span<const std::byte>, Error> Channel::Finish(std::string_view method, std::size_t input_size,
-                                                                 Deadline deadline) {
+                                                                 Deadline deadline, std::string* sink) {
   Post(RequestKind::kCall, method, input_size, deadline);
-  if (Status s = Wait(deadline); !s) return std::unexpected(s.error());
+  if (Status s = Wait(deadline, sink); !s) return std::unexpected(s.error());
   DecodedResponse response;
   if (DecodeOk(*response_slot_, {response_.base() + kDataOffset, response_capacity_}, call_id_, &response))
       [[likely]] {
@@ -291,11 +340,17 @@ std::expected<std::string, Error> Channel::Call(std::string_view method, std::st
   if (!CanStart(method, input.size())) [[unlikely]] {
     return std::unexpected(Refusal(method, input.size()));
   }
-  if (!input.empty()) std::memcpy(InputArea().data(), input.data(), input.size());
-  auto output = Finish(method, input.size(), deadline);
+  CopyIn(input);
+  std::string streamed;  // the output's first bytes, when the worker reported them early
+  auto output = Finish(method, input.size(), deadline, &streamed);
   if (!output) return std::unexpected(output.error());
-  if (output->empty()) return std::string();
-  return CopyOut(*output);
+  if (streamed.empty()) return output->empty() ? std::string() : CopyOut(*output);
+  if (std::string violation = CheckStreamedSize(output->size(), streamed.size()); !violation.empty()) {
+    return std::unexpected(Break(Error(ErrorCode::kProtocolViolation, std::move(violation))));
+  }
+  const std::size_t taken = streamed.size();
+  streamed.append(reinterpret_cast<const char*>(output->data()) + taken, output->size() - taken);
+  return streamed;
 }
 
 std::expected<ResponseLease, Error> Channel::CallInPlace(std::string_view method, std::size_t input_size,
@@ -303,7 +358,7 @@ std::expected<ResponseLease, Error> Channel::CallInPlace(std::string_view method
   if (!CanStart(method, input_size)) [[unlikely]] {
     return std::unexpected(Refusal(method, input_size));
   }
-  auto output = Finish(method, input_size, deadline);
+  auto output = Finish(method, input_size, deadline, nullptr);
   if (!output) return std::unexpected(output.error());
   leased_ = true;
   return ResponseLease(this, *output);

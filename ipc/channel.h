@@ -128,14 +128,22 @@ class Channel {
   }
   // Why CanStart() said no.
   Error Refusal(std::string_view method, std::size_t input_size) const;
+  // Copies a call's input into InputArea().
+  void CopyIn(std::string_view input);
   void Post(RequestKind kind, std::string_view method, std::size_t input_size, Deadline deadline);
   // Waits for the answer to call call_id_: spins, then sleeps (Sleep()).
-  [[nodiscard]] Status Wait(Deadline deadline);
+  // While it spins, output the worker reports ready is appended to `sink`
+  // (unless null).
+  [[nodiscard]] Status Wait(Deadline deadline, std::string* sink);
+  // Appends to `sink` what a report (the `streamed` word loaded once) says
+  // is ready beyond it; a bad report breaks the channel.
+  [[nodiscard]] Status TakeStreamed(std::uint64_t streamed, std::string& sink);
   [[nodiscard]] Status Sleep(Deadline deadline);
   // The full check of a response (ipc/decoder.h); a violation breaks the channel.
   [[nodiscard]] std::expected<DecodedResponse, Error> Decode(Expecting expecting);
   [[nodiscard]] std::expected<std::span<const std::byte>, Error> Finish(std::string_view method,
-                                                                        std::size_t input_size, Deadline deadline);
+                                                                        std::size_t input_size, Deadline deadline,
+                                                                        std::string* sink);
   Error Break(Error error);
 
   friend class ResponseLease;

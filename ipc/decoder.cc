@@ -63,6 +63,28 @@ std::string DecodeResponse(const ResponseSlot& slot, std::span<const std::byte> 
   return {};
 }
 
+std::string DecodeStreamStep(std::uint64_t streamed, std::uint32_t announced, std::uint64_t call_id,
+                             std::size_t data_size, std::size_t copied, StreamStep* step) {
+  if (static_cast<std::uint32_t>(streamed >> 32) != static_cast<std::uint32_t>(call_id)) return {};
+  const std::size_t ready = static_cast<std::uint32_t>(streamed);
+  if (ready > data_size) {
+    return Violation("streamed size " + std::to_string(ready) + " exceeds the response capacity " +
+                     std::to_string(data_size));
+  }
+  if (ready < copied) {
+    return Violation("streamed size went back from " + std::to_string(copied) + " to " + std::to_string(ready));
+  }
+  if (ready == copied) return {};
+  *step = StreamStep{ready, std::clamp<std::size_t>(announced, ready, data_size)};
+  return {};
+}
+
+std::string CheckStreamedSize(std::size_t output_size, std::size_t copied) {
+  if (output_size >= copied) return {};
+  return Violation("output size " + std::to_string(output_size) + " is less than the " + std::to_string(copied) +
+                   " bytes streamed before it");
+}
+
 std::string CopyOut(std::span<const std::byte> bytes) {
   // One pass over the bytes (a sized constructor would zero-fill first).
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());

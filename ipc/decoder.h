@@ -3,6 +3,7 @@
 // by tests/ipc/decoder_fuzz.cc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -52,6 +53,26 @@ inline bool DecodeOk(const ResponseSlot& slot, std::span<const std::byte> data, 
   *out = DecodedResponse{ResponseStatus::kOk, 0, data.first(output_size)};
   return true;
 }
+
+// A step of an output the worker is still writing (ResponseSlot::streamed).
+struct StreamStep {
+  std::size_t ready;     // bytes at the data area's start that are final
+  std::size_t announced; // where the output will end at least: in [ready, data size]
+};
+
+// Judges the worker's report of how much of call `call_id`'s output is final,
+// given the `streamed` and `announced` values it loaded (once each) and the
+// `copied` bytes the caller already took. Returns an empty string and sets
+// *step when the report says more is ready (step->ready > copied), an empty
+// string and leaves *step alone when it says nothing new (another call's
+// report, or no more than `copied`), or a violation: more than `data` holds,
+// or less than was already reported.
+[[nodiscard]] std::string DecodeStreamStep(std::uint64_t streamed, std::uint32_t announced, std::uint64_t call_id,
+                                           std::size_t data_size, std::size_t copied, StreamStep* step);
+
+// Checks the final output size of a streamed call against the `copied` bytes
+// reported before it: an empty string, or the violation.
+[[nodiscard]] std::string CheckStreamedSize(std::size_t output_size, std::size_t copied);
 
 // Copies shared bytes into a string the worker can no longer change.
 std::string CopyOut(std::span<const std::byte> bytes);

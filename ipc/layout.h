@@ -13,7 +13,7 @@
 namespace sv::ipc {
 
 inline constexpr std::uint64_t kMagic = 0x0001'4e41'4843'5653;  // "SVCHAN\1\0" (little endian)
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kCacheLine = 64;
 
 // Longest method name a request carries.
@@ -65,10 +65,14 @@ struct alignas(kCacheLine) RequestSlot {
   std::atomic<std::uint32_t> kind;             // RequestKind
   std::atomic<std::uint32_t> method_size;      // bytes in method_inline, or at kMethodOffset if longer
   std::atomic<std::uint32_t> input_size;       // bytes at kInputOffset
+  // While a large input is being copied in, how much of it is there so far:
+  // tells a spinning worker to keep spinning (and to start reading it in).
+  // A hint, never a size: the request is the doorbell's.
+  std::atomic<std::uint32_t> input_written;
   // A method name of up to kInlineMethodSize bytes: on the doorbell's cache
   // line, so a short call costs the worker no second cache miss. Plain bytes,
   // published by the doorbell's release.
-  char method_inline[28];
+  char method_inline[24];
 };
 inline constexpr std::uint32_t kInlineMethodSize = sizeof(RequestSlot::method_inline);
 
@@ -85,6 +89,14 @@ struct alignas(kCacheLine) ResponseSlot {
   std::atomic<std::int32_t> plugin_code;       // kPluginError, kInitFailed
   std::atomic<std::uint32_t> output_size;      // kOk: output bytes at the data area
   std::atomic<std::uint32_t> message_size;     // errors: message bytes at the data area
+  std::uint8_t unused_[16];  // never read
+  // While a large output is being written, the worker reports how much of it
+  // is final so the trusted side can copy it out meanwhile: the low 32 bits of
+  // the call id in the high half, bytes ready at the data area in the low half
+  // (release, after the bytes). `announced` is where the write in progress will
+  // end: a hint for the caller's buffer, stored before `streamed`.
+  std::atomic<std::uint64_t> streamed;
+  std::atomic<std::uint32_t> announced;
 };
 
 inline constexpr std::uint32_t kSlotOffset = kCacheLine;
@@ -111,9 +123,16 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4, "futex words are 32 bits"
 static_assert(sizeof(RegionHeader) == kCacheLine && sizeof(RequestSlot) == kCacheLine &&
               sizeof(ResponseSlot) == kCacheLine);
 static_assert(offsetof(RequestSlot, doorbell) == 0 && offsetof(RequestSlot, call_id) == 8 &&
-              offsetof(RequestSlot, deadline_ns) == 16 && offsetof(RequestSlot, input_size) == 32);
+              offsetof(RequestSlot, deadline_ns) == 16 && offsetof(RequestSlot, input_size) == 32 &&
+              offsetof(RequestSlot, input_written) == 36);
 static_assert(offsetof(ResponseSlot, doorbell) == 0 && offsetof(ResponseSlot, call_id) == 8 &&
-              offsetof(ResponseSlot, status) == 16 && offsetof(ResponseSlot, message_size) == 28);
+              offsetof(ResponseSlot, status) == 16 && offsetof(ResponseSlot, message_size) == 28 &&
+              offsetof(ResponseSlot, streamed) == 48 && offsetof(ResponseSlot, announced) == 56);
+
+// Large inputs and outputs move in steps of this many bytes, each reported
+// (RequestSlot::input_written, ResponseSlot::streamed) while more follows, so
+// that the other side works along instead of waiting for the whole.
+inline constexpr std::uint32_t kStreamStep = 32 * 1024;
 
 // The fixed fd numbers sv-worker receives its channel on (documented in docs/plugins.md).
 inline constexpr int kRequestFd = 3;

@@ -120,4 +120,40 @@ SpinOutcome SpinUntil(std::chrono::nanoseconds budget, std::chrono::steady_clock
   }
 }
 
+// What a SpinWithReports() waiter made of a report from the other side.
+enum class Report : std::uint8_t {
+  kNothing,  // nothing new: spin on for what is left of the budget
+  kMore,     // progress: the other side is busy on our behalf, spin another budget
+  kFailed,   // stop waiting (the waiter recorded why)
+};
+
+// SpinUntil for a wait whose other side reports progress before it answers
+// (a large input or output moving in steps): spins until answered(), and
+// whenever reported() says a report may be there, lets take() act on it. Each
+// report of progress (kMore) buys a fresh `budget`; other reports spin on what
+// is left, so a peer that keeps changing its report gets no more spinning.
+// Never spins past `cap`; give_up() is checked with the clock, and after every
+// report. `took` is that of the last stretch. Not caught: sleep (after
+// kFailed: return the error take() recorded).
+template <class Answered, class Reported, class Take, class GiveUp>
+SpinOutcome SpinWithReports(std::chrono::nanoseconds budget, std::chrono::steady_clock::time_point cap,
+                            Answered answered, Reported reported, Take take, GiveUp give_up) {
+  using Clock = std::chrono::steady_clock;
+  std::chrono::nanoseconds left = budget;
+  Clock::time_point spin_end{};
+  bool is_answer = false;
+  for (;;) {
+    const SpinOutcome spun = SpinUntil(
+        left, cap, [&] { return answered() ? (is_answer = true) : reported(); }, give_up);
+    if (!spun.caught || is_answer) return spun;
+    const Report report = take();
+    if (report == Report::kFailed) return {false, spun.took};
+    // The clock is read here: a report ends SpinUntil before its own first
+    // read, and `cap` and give_up() must still end the wait.
+    const Clock::time_point now = Clock::now();
+    if (report == Report::kMore || spin_end == Clock::time_point{}) spin_end = now + budget;
+    left = now >= cap || give_up() ? std::chrono::nanoseconds(0) : spin_end - now;
+  }
+}
+
 }  // namespace sv::ipc

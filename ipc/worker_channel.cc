@@ -110,6 +110,14 @@ void WorkerChannel::ReportInitFailed(std::int32_t code, std::string_view message
   Publish(1, ResponseStatus::kInitFailed, code, 0, message);
 }
 
+void WorkerChannel::Stream(std::size_t ready, std::size_t announced) {
+  SV_CHECK(ready <= announced && announced <= response_capacity_);
+  response_slot_->announced.store(static_cast<std::uint32_t>(announced), std::memory_order_relaxed);
+  // Release: the caller that loads this (acquire) sees the bytes before it.
+  response_slot_->streamed.store(std::uint64_t{static_cast<std::uint32_t>(call_id_)} << 32 | ready,
+                                 std::memory_order_release);
+}
+
 void WorkerChannel::ReplyOk(std::size_t output_size) {
   SV_CHECK(output_size <= response_capacity_);
   Ring(call_id_, ResponseStatus::kOk, 0, static_cast<std::uint32_t>(output_size), 0);
@@ -123,9 +131,24 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
   const auto last = static_cast<std::uint32_t>(call_id_);
   // No spin for the first request: a pool starting a thousand workers would
   // pay a thousand budgets of CPU while nobody calls yet.
-  const SpinOutcome spun = SpinUntil(
+  const auto& written = request_slot_->input_written;
+  std::uint32_t seen = written.load(std::memory_order_relaxed);
+  std::size_t read_in = 0;  // input bytes this wait pulled into our cache
+  const SpinOutcome spun = SpinWithReports(
       call_id_ == 1 ? std::chrono::nanoseconds(0) : spin_.Budget(), Clock::time_point::max(),
       [&] { return request_slot_->doorbell.load(std::memory_order_acquire) != last; },
+      [&] { return written.load(std::memory_order_relaxed) != seen; },
+      [&] {
+        // A large input is being copied in: read in what is there (one load
+        // per cache line), so the plugin finds it in our cache, and spin on.
+        seen = written.load(std::memory_order_relaxed);
+        const std::size_t upto = std::min<std::size_t>(seen, request_capacity_);
+        if (upto <= read_in) return Report::kNothing;
+        const volatile std::byte* input = request_.base() + kDataOffset + kInputOffset;
+        for (std::size_t at = read_in; at < upto; at += kCacheLine) (void)input[at];
+        read_in = upto;
+        return Report::kMore;
+      },
       [&] { return token.stop_requested(); });
   while (!spun.caught) {
     response_slot_->worker_sleeping.store(1, std::memory_order_seq_cst);

@@ -54,6 +54,11 @@ class WorkerChannel {
 
   // Where a reply's output goes, response_capacity() bytes.
   std::span<std::byte> OutputArea() const;
+  // Reports that the first `ready` bytes of OutputArea() are the current
+  // call's final output and that it will be at least `announced` bytes long,
+  // so the caller can copy them while the rest is written. Optional; for
+  // outputs of more than kStreamStep bytes.
+  void Stream(std::size_t ready, std::size_t announced);
   // Answers the current request with `output_size` bytes of OutputArea().
   void ReplyOk(std::size_t output_size);
   // Answers with an error status (not kOk/kReady) and a message, cut to kMaxMessageSize.

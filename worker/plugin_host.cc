@@ -9,15 +9,26 @@
 namespace sv::worker {
 namespace {
 
-// sv_output over the channel's response area.
+// sv_output over the channel's response area. Output past kStreamStep bytes
+// is reported to the caller as it grows (WorkerChannel::Stream), so the caller
+// copies it out while the plugin writes the rest.
 struct OutputBuffer {
   sv_output c;
+  ipc::WorkerChannel* channel;
   std::byte* base;
   std::size_t capacity;
   std::size_t used = 0;
+  std::size_t reported = 0;  // bytes last reported ready
   bool too_large = false;
 
   static OutputBuffer* Of(sv_output* out) { return static_cast<OutputBuffer*>(out->impl); }
+
+  // Reports the output so far once kStreamStep bytes went unreported.
+  void Report(std::size_t announced) {
+    if (used - reported < ipc::kStreamStep) return;
+    channel->Stream(used, announced);
+    reported = used;
+  }
 
   static int Write(sv_output* out, const void* data, std::size_t size) {
     OutputBuffer* self = Of(out);
@@ -25,8 +36,18 @@ struct OutputBuffer {
       self->too_large = true;
       return -1;
     }
-    if (size != 0) std::memcpy(self->base + self->used, data, size);
-    self->used += size;
+    // A large write goes in steps, each reported while the next is copied.
+    const auto* from = static_cast<const std::byte*>(data);
+    const std::size_t end = self->used + size;
+    while (end - self->used > ipc::kStreamStep) {
+      std::memcpy(self->base + self->used, from, ipc::kStreamStep);
+      from += ipc::kStreamStep;
+      self->used += ipc::kStreamStep;
+      self->Report(end);
+    }
+    if (end != self->used) std::memcpy(self->base + self->used, from, end - self->used);
+    self->used = end;
+    self->Report(end);
     return 0;
   }
   static void* Tail(sv_output* out, std::size_t* room) {
@@ -41,6 +62,7 @@ struct OutputBuffer {
       return -1;
     }
     self->used += size;
+    self->Report(self->used);
     return 0;
   }
 };
@@ -100,7 +122,7 @@ std::expected<void, PluginHost::InitFailure> PluginHost::Init() {
 void PluginHost::Serve(const ipc::Request& request, ipc::WorkerChannel& channel) {
   std::span<std::byte> area = channel.OutputArea();
   OutputBuffer out{{&OutputBuffer::Write, &OutputBuffer::Tail, &OutputBuffer::Advance, nullptr},
-                   area.data(), area.size()};
+                   &channel, area.data(), area.size()};
   out.c.impl = &out;
   sv_call_info info{sizeof(sv_call_info), options_.index, request.call_id, request.deadline.MonotonicNanos(),
                     options_.pool.c_str()};

@@ -174,6 +174,48 @@ std::string ReadLine(int fd) {
   }
 }
 
+// Byte i of the output the streaming methods write.
+char PatternByte(std::size_t i) { return static_cast<char>('a' + (i * 7 + i / 251) % 26); }
+
+// Writes `size` pattern bytes in place (Tail/Advance), `step` at a time.
+Status WriteInPlace(Output& out, std::size_t size, std::size_t step) {
+  for (std::size_t done = 0; done < size;) {
+    std::size_t room = 0;
+    char* tail = out.Tail(&room);
+    const std::size_t n = std::min({step, size - done, room});
+    for (std::size_t i = 0; i < n; ++i) tail[i] = PatternByte(done + i);
+    if (n == 0 || !out.Advance(n)) return Status::Error(SV_ERR_TOO_LARGE, "response too large");
+    done += n;
+  }
+  return Status::Ok();
+}
+
+// Keeps rewriting the response slot's stream report with values that report
+// nothing new (this call's id with nothing ready, or other calls' ids), never
+// answering.
+[[noreturn]] void ChurnStream(const Call& call) {
+  auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
+  if (base == nullptr) std::abort();
+  auto* slot = reinterpret_cast<sv::ipc::ResponseSlot*>(base + sv::ipc::kSlotOffset);
+  const auto id = static_cast<std::uint32_t>(call.info->call_id);
+  for (std::uint64_t i = 0;; ++i) {
+    const std::uint64_t other = id + 1 + i % 1000;
+    slot->streamed.store(i % 2 == 0 ? std::uint64_t{id} << 32 : other << 32 | 4096);
+  }
+}
+
+// Reports more output ready than the response area holds, then hangs.
+[[noreturn]] void StreamOverCapacity(const Call& call) {
+  auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
+  if (base == nullptr) std::abort();
+  const auto* header = reinterpret_cast<const sv::ipc::RegionHeader*>(base);
+  auto* slot = reinterpret_cast<sv::ipc::ResponseSlot*>(base + sv::ipc::kSlotOffset);
+  const std::uint64_t over = std::uint64_t{header->data_capacity.load()} + 1;
+  slot->announced.store(0xFFFF'FFFFu);
+  slot->streamed.store(std::uint64_t{static_cast<std::uint32_t>(call.info->call_id)} << 32 | over);
+  SleepForever();
+}
+
 void OwnSignal(int) {}
 
 }  // namespace
@@ -233,6 +275,28 @@ SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry
   r.Method("oversized_length", [](const Call& c, Output&) -> Status { Forge(c, c.info->call_id, 0xFFFF'FFF0u); });
   r.Method("wrong_call_id", [](const Call& c, Output&) -> Status { Forge(c, c.info->call_id + 7, 0); });
   r.Method("tamper", [](const Call&, Output& out) { return out.Write(Tamper()); });
+  // Large outputs written in small pieces, the way a serializer would.
+  r.Method("write_pieces", [](const Call& c, Output& out) {
+    const std::size_t size = std::strtoul(std::string(c.input).c_str(), nullptr, 10);
+    std::string piece;
+    for (std::size_t done = 0; done < size; done += piece.size()) {
+      piece.clear();
+      for (std::size_t i = done; i < std::min(size, done + 1000); ++i) piece += PatternByte(i);
+      if (Status s = out.Write(piece); !s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  r.Method("write_in_place", [](const Call& c, Output& out) {
+    return WriteInPlace(out, std::strtoul(std::string(c.input).c_str(), nullptr, 10), 10'000);
+  });
+  r.Method("fail_after_writing", [](const Call& c, Output& out) {
+    if (Status s = WriteInPlace(out, std::strtoul(std::string(c.input).c_str(), nullptr, 10), 10'000); !s.ok()) {
+      return s;
+    }
+    return Status::Error(7, "failed after writing");
+  });
+  r.Method("churn_stream", [](const Call& c, Output&) -> Status { ChurnStream(c); });
+  r.Method("stream_over_capacity", [](const Call& c, Output&) -> Status { StreamOverCapacity(c); });
   r.Method("wake_loop", [](const Call& c, Output& out) {
     // Wakes the caller's doorbell futex input-many times without answering.
     auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
