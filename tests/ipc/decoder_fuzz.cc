@@ -5,10 +5,13 @@
 //
 // Input: bytes [0, 64) are the ResponseSlot image as the worker left it in
 // shared memory (zero-padded when short); bytes [64, end) are the data area,
-// exactly that large. Byte 32 lies in the slot's padding, which the decoder
-// never reads, and says what the trusted side waits for: bit 0 clear = the
-// hello, set = a call; bit 1 clear = the slot's own call id (so the id check
-// passes), set = the id in bytes [40, 48).
+// exactly that large. Bytes [32, 48) lie in the slot's padding, which the
+// decoder never reads, and say what the trusted side expects: byte 32 what it
+// waits for (bit 0 clear = the hello, set = a call; bit 1 clear = the slot's
+// own call id, so the id check passes, set = the id in bytes [40, 48)), bytes
+// [36, 40) how many output bytes it took from stream reports so far (at most
+// the data area). The stream report, `streamed` and `announced`, is judged
+// too, as the call path's spin does.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -36,8 +39,11 @@ namespace {
 
 constexpr std::size_t kSlotSize = sizeof(ResponseSlot);
 constexpr std::size_t kControlOffset = 32;
+constexpr std::size_t kCopiedOffset = 36;
 constexpr std::size_t kWantedIdOffset = 40;
-static_assert(offsetof(ResponseSlot, message_size) + 4 <= kControlOffset, "control bytes must be slot padding");
+static_assert(offsetof(ResponseSlot, message_size) + 4 <= kControlOffset &&
+                  kWantedIdOffset + 8 <= offsetof(ResponseSlot, streamed),
+              "control bytes must be slot padding");
 
 // The slot's fields read from the input bytes, not through the atomics, so the
 // oracle does not share the decoder's view.
@@ -132,6 +138,33 @@ void CheckAccepted(const DecodedResponse& out, const Fields& f, std::span<const 
   CheckCopies(out.payload);
 }
 
+// Judges the stream report the way Channel::Wait does and holds the verdict to
+// an oracle; takes the bytes a report says are ready, and checks the final
+// output size against what was taken.
+void CheckStream(const std::byte* image, const Fields& fields, std::span<const std::byte> data,
+                 const Wanted& wanted) {
+  const auto streamed = LoadAt<std::uint64_t>(image, offsetof(ResponseSlot, streamed));
+  const auto announced = LoadAt<std::uint32_t>(image, offsetof(ResponseSlot, announced));
+  const std::size_t copied = std::min<std::size_t>(LoadAt<std::uint32_t>(image, kCopiedOffset), data.size());
+  StreamStep step{};
+  const std::string violation = DecodeStreamStep(streamed, announced, wanted.call_id, data.size(), copied, &step);
+
+  const bool ours = static_cast<std::uint32_t>(streamed >> 32) == static_cast<std::uint32_t>(wanted.call_id);
+  const std::size_t ready = static_cast<std::uint32_t>(streamed);
+  SV_FUZZ_CHECK(violation.empty() == (!ours || (ready <= data.size() && ready >= copied)));
+  const bool news = ours && ready <= data.size() && ready > copied;
+  SV_FUZZ_CHECK((step.ready != 0) == news);
+  if (news) {
+    SV_FUZZ_CHECK(step.ready == ready);
+    SV_FUZZ_CHECK(step.announced >= ready && step.announced <= data.size());
+    SV_FUZZ_CHECK(announced < ready || announced > data.size() || step.announced == announced);
+    // What Channel::TakeStreamed copies: inside the area (ASan reports otherwise).
+    const std::string taken = CopyOut(data.subspan(copied, step.ready - copied));
+    SV_FUZZ_CHECK(taken.size() == step.ready - copied);
+  }
+  SV_FUZZ_CHECK(CheckStreamedSize(fields.output_size, copied).empty() == (fields.output_size >= copied));
+}
+
 // Decodes one input the way Channel::Await does and holds the outcome to the
 // oracle: same verdict, and an accepted payload that is safe to use.
 void DecodeOne(const std::uint8_t* bytes, std::size_t size) {
@@ -154,6 +187,7 @@ void DecodeOne(const std::uint8_t* bytes, std::size_t size) {
   const std::optional<std::size_t> expected = AcceptedPayloadSize(fields, data_size, wanted);
   SV_FUZZ_CHECK(violation.empty() == expected.has_value());
   if (expected) CheckAccepted(out, fields, data, *expected);
+  if (wanted.expecting == Expecting::kCall) CheckStream(image, fields, data, wanted);
 
   // The call path's inline fast path accepts exactly what DecodeResponse
   // accepts as kOk for a call, and decodes it alike.

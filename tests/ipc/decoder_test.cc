@@ -121,6 +121,53 @@ TEST_F(DecoderTest, RejectsMessageLargerThanTheTrustedCapacity) {
   EXPECT_NE(Decode(Expecting::kHello), "");
 }
 
+// A stream report of call kCallId: `ready` bytes, `announced` hinted.
+std::uint64_t Report(std::uint64_t ready, std::uint64_t call_id = kCallId) {
+  return (call_id & 0xFFFF'FFFF) << 32 | ready;
+}
+
+TEST(StreamStepTest, AcceptsMoreOutputAndClampsTheHint) {
+  StreamStep step{};
+  EXPECT_EQ(DecodeStreamStep(Report(100), 200, kCallId, kAreaSize, 40, &step), "");
+  EXPECT_EQ(step.ready, 100u);
+  EXPECT_EQ(step.announced, 200u);
+  // A hint below what is ready, or past the area, is not believed.
+  EXPECT_EQ(DecodeStreamStep(Report(100), 3, kCallId, kAreaSize, 40, &step), "");
+  EXPECT_EQ(step.announced, 100u);
+  EXPECT_EQ(DecodeStreamStep(Report(kAreaSize), 0xFFFF'FFFF, kCallId, kAreaSize, 40, &step), "");
+  EXPECT_EQ(step.ready, kAreaSize);
+  EXPECT_EQ(step.announced, kAreaSize);
+}
+
+TEST(StreamStepTest, IgnoresOtherCallsAndReportsOfNothingNew) {
+  StreamStep step{};
+  EXPECT_EQ(DecodeStreamStep(Report(100, kCallId - 1), 100, kCallId, kAreaSize, 0, &step), "");
+  EXPECT_EQ(DecodeStreamStep(Report(0xFFFF'FFFF, kCallId + 1), 0, kCallId, kAreaSize, 0, &step), "");
+  EXPECT_EQ(DecodeStreamStep(Report(40), 100, kCallId, kAreaSize, 40, &step), "");
+  EXPECT_EQ(step.ready, 0u) << "no report of news may fill the step";
+}
+
+TEST(StreamStepTest, RejectsMoreThanTheTrustedCapacity) {
+  StreamStep step{};
+  const std::string violation = DecodeStreamStep(Report(kAreaSize + 1), 0, kCallId, kAreaSize, 0, &step);
+  EXPECT_NE(violation.find("streamed size 257 exceeds the response capacity 256"), std::string::npos) << violation;
+  EXPECT_EQ(step.ready, 0u);
+}
+
+TEST(StreamStepTest, RejectsAReportThatGoesBack) {
+  StreamStep step{};
+  const std::string violation = DecodeStreamStep(Report(10), 10, kCallId, kAreaSize, 40, &step);
+  EXPECT_NE(violation.find("went back from 40 to 10"), std::string::npos) << violation;
+  EXPECT_EQ(step.ready, 0u);
+}
+
+TEST(StreamStepTest, TheFinalSizeMayNotBeLessThanWhatWasStreamed) {
+  EXPECT_EQ(CheckStreamedSize(40, 40), "");
+  EXPECT_EQ(CheckStreamedSize(41, 40), "");
+  const std::string violation = CheckStreamedSize(39, 40);
+  EXPECT_NE(violation.find("output size 39 is less than the 40 bytes streamed"), std::string::npos) << violation;
+}
+
 TEST(CopyOutMessageTest, ReplacesControlCharacters) {
   const std::string raw = std::string("a\tb\nc\rd") + '\0' + "e\x1b[31mf\x7fg\xc3\xa9";
   const std::string copy = CopyOutMessage(std::as_bytes(std::span(raw)));
@@ -176,7 +223,10 @@ Input Mutate(Input input, std::mt19937& rng) {
   input.resize(rng() % 2 == 0 ? input.size() : rng() % (input.size() + 128));
   if (input.size() < sizeof(ResponseSlot)) return input;
   for (int n = 1 + static_cast<int>(rng() % 3); n > 0; --n) {
-    const std::size_t field = 16 + 4 * (rng() % 4);  // status, plugin_code, output_size, message_size
+    // status, plugin_code, output_size, message_size; the bytes taken so far;
+    // the stream report's size, call id and announced size.
+    static constexpr std::size_t kFields[] = {16, 20, 24, 28, 36, 48, 52, 56};
+    const std::size_t field = kFields[rng() % std::size(kFields)];
     const std::uint32_t value = Interesting(rng, input.size() - sizeof(ResponseSlot));
     if (rng() % 2 == 0) {
       std::memcpy(input.data() + field, &value, sizeof value);
