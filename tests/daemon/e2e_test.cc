@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -25,6 +24,7 @@
 #include <thread>
 
 #include "tests/helpers/daemon_process.h"
+#include "tests/helpers/pidfd.h"
 
 namespace sv::testing {
 namespace {
@@ -97,7 +97,7 @@ std::vector<UniqueFd> PoolProcesses(const DaemonProcess& d, const std::vector<st
     std::vector<pid_t> pids = WorkerPids(d, pool);
     if (const int zygote = status->getValue<int>("zygote_pid"); zygote > 0) pids.push_back(zygote);
     for (pid_t pid : pids) {
-      UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+      UniqueFd fd = PidfdOpen(pid);
       EXPECT_TRUE(fd) << "pidfd_open " << pid;
       fds.push_back(std::move(fd));
     }

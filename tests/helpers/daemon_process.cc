@@ -18,13 +18,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/helpers/pidfd.h"
+
 extern char** environ;
 
 namespace sv::testing {
 
 namespace {
-
-UniqueFd PidfdOpen(pid_t pid) { return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))); }
 
 int PollMs(Deadline deadline) {
   const auto left = deadline.Remaining();
@@ -293,9 +293,8 @@ std::expected<std::string, Error> DaemonProcess::NextNotice(Deadline deadline) c
 }
 
 std::expected<int, Error> DaemonProcess::Wait(Deadline deadline) {
-  pollfd p{pidfd_.get(), POLLIN, 0};
-  while (poll(&p, 1, PollMs(deadline)) == 0) {
-    if (deadline.Expired()) return std::unexpected(Error(ErrorCode::kDeadlineExceeded, "the daemon did not exit"));
+  if (!Exited(pidfd_.get(), deadline)) {
+    return std::unexpected(Error(ErrorCode::kDeadlineExceeded, "the daemon did not exit"));
   }
   int status = 0;
   if (waitpid(pid_, &status, 0) < 0) return std::unexpected(Error::FromErrno("waitpid", errno));
@@ -311,16 +310,6 @@ int HttpStatus(const std::string& response) {
 std::string HttpBody(const std::string& response) {
   const auto end = response.find("\r\n\r\n");
   return end == std::string::npos ? "" : response.substr(end + 4);
-}
-
-bool AllExited(const std::vector<UniqueFd>& pidfds, Deadline deadline) {
-  for (const auto& fd : pidfds) {
-    pollfd p{fd.get(), POLLIN, 0};
-    while (poll(&p, 1, PollMs(deadline)) == 0) {
-      if (deadline.Expired()) return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace sv::testing

@@ -93,7 +93,4 @@ class DaemonProcess {
 int HttpStatus(const std::string& response);
 std::string HttpBody(const std::string& response);
 
-// Waits until every process behind `pidfds` has exited, or `deadline`.
-bool AllExited(const std::vector<UniqueFd>& pidfds, Deadline deadline);
-
 }  // namespace sv::testing

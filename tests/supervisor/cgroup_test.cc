@@ -13,8 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <thread>
@@ -22,6 +20,7 @@
 #include "base/deadline.h"
 #include "base/io.h"
 #include "base/unique_fd.h"
+#include "tests/helpers/pidfd.h"
 
 namespace sv::supervisor {
 namespace {
@@ -31,16 +30,6 @@ using namespace std::chrono_literals;
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// True when `pid` has exited: no such process, or a zombie nobody reaped yet.
-bool IsGoneOrZombie(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  if (!file) return true;
-  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  // "pid (comm) S ...": the state follows the last ')'.
-  const std::size_t paren = text.rfind(')');
-  return paren == std::string::npos || text.substr(paren + 2, 1) == "Z";
 }
 
 // Moves the calling process into `cgroup` (as a worker started elsewhere
@@ -59,6 +48,9 @@ bool Join(const std::string& cgroup) {
 struct Family {
   pid_t child = -1;
   pid_t grandchild = 0;
+  // Opened while the grandchild runs: once it is gone (reaped by init, not
+  // by us) its pid may belong to another test's process (pid_max can be 32768).
+  UniqueFd grandchild_pidfd;
   bool ready = false;  // every member joined and reported its pid
 };
 
@@ -102,8 +94,11 @@ Family StartFamily(const std::string& cgroup, bool with_grandchild) {
   write_end.Reset();  // so that a dead child shows as end of file
   const Deadline deadline = Deadline::After(20s);
   if (family.child < 0 || ReadPid(read_end.get(), deadline) != family.child) return family;
-  if (with_grandchild) family.grandchild = ReadPid(read_end.get(), deadline);
-  family.ready = !with_grandchild || family.grandchild > 0;
+  if (with_grandchild) {
+    family.grandchild = ReadPid(read_end.get(), deadline);
+    if (family.grandchild > 0) family.grandchild_pidfd = testing::PidfdOpen(family.grandchild);
+  }
+  family.ready = !with_grandchild || (family.grandchild > 0 && family.grandchild_pidfd);
   return family;
 }
 
@@ -205,7 +200,8 @@ TEST_F(CgroupTreeTest, KillReachesGrandchildThatCalledSetsid) {
   const int status = Reap(family.child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
   EXPECT_EQ(WaitEmpty(*path), 0u);
-  EXPECT_TRUE(IsGoneOrZombie(family.grandchild));
+  EXPECT_TRUE(testing::Exited(family.grandchild_pidfd.get(), Deadline::After(2s)))
+      << "grandchild " << family.grandchild << " survived";
   EXPECT_TRUE(tree_->Remove(*path));
   EXPECT_FALSE(IsDirectory(*path));
 }
@@ -238,7 +234,8 @@ TEST_F(CgroupTreeTest, DestructorKillsWhatIsLeftAndRemovesEverything) {
   tree_.reset();
   const int status = Reap(family.child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
-  EXPECT_TRUE(IsGoneOrZombie(family.grandchild));
+  EXPECT_TRUE(testing::Exited(family.grandchild_pidfd.get(), Deadline::After(2s)))
+      << "grandchild " << family.grandchild << " survived";
   EXPECT_FALSE(IsDirectory(root));
 }
 

@@ -4,9 +4,7 @@
 #include "supervisor/supervisor.h"
 
 #include <dirent.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,12 +14,12 @@
 #include <condition_variable>
 #include <mutex>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "config/load.h"
 #include "supervisor/probe.h"
+#include "tests/helpers/pidfd.h"
 #include "tests/helpers/worker_process.h"
 
 namespace sv::supervisor {
@@ -69,14 +67,18 @@ PoolStatus StatusOf(Supervisor& s, const std::string& name) {
   return {};
 }
 
-// Whether `pid` is gone (or a zombie nobody of ours will reap).
-bool Gone(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+// A pidfd of the worker `pid` names, opened while it runs: whether it has
+// exited is asked of the pidfd, never of the pid, which another test's
+// process may take once the worker is gone (pid_max can be 32768).
+UniqueFd WatchWorker(pid_t pid) {
+  UniqueFd pidfd = testing::PidfdOpen(pid);
+  EXPECT_TRUE(pidfd) << "pidfd_open " << pid;
+  return pidfd;
 }
+
+// For a process that must have exited already (a deadline that has passed:
+// Exited asks without waiting).
+Deadline Now() { return Deadline::After(0s); }
 
 // Polls `done` until it holds or `deadline`; a bounded wait for an effect
 // the kernel completes asynchronously (a killed process disappearing).
@@ -116,6 +118,7 @@ TEST(SupervisorTest, HungCallFailsAtItsDeadlineAndTheNextCallSucceeds) {
   auto s = Start({MakePool("m", "misbehave")});
   ASSERT_TRUE(s);
   const pid_t before = StatusOf(*s, "m").workers.at(0).pid;
+  const UniqueFd before_pidfd = WatchWorker(before);
   const auto start = Clock::now();
   auto out = s->pool("m")->Call("hang_futex", "", Deadline::After(200ms));
   const auto took = Clock::now() - start;
@@ -123,7 +126,7 @@ TEST(SupervisorTest, HungCallFailsAtItsDeadlineAndTheNextCallSucceeds) {
   EXPECT_EQ(out.error().code(), ErrorCode::kDeadlineExceeded) << out.error().ToString();
   EXPECT_GE(took, 200ms);
   EXPECT_LT(took, 700ms);
-  EXPECT_TRUE(Eventually([&] { return Gone(before); }));
+  EXPECT_TRUE(testing::Exited(before_pidfd.get(), Soon())) << "worker " << before << " survived";
   auto next = s->pool("m")->Call("echo", "still here");
   ASSERT_TRUE(next) << next.error().ToString();
   EXPECT_EQ(*next, "still here");
@@ -193,13 +196,12 @@ TEST(SupervisorTest, SetsidGrandchildIsGoneAfterItsWorkerIsKilled) {
   const pid_t grandchild = std::stoi(*child);
   // A pidfd, not the pid: once the grandchild is gone its pid may belong to
   // another test's process (pid_max can be 32768).
-  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, grandchild, 0)));
+  const UniqueFd pidfd = testing::PidfdOpen(grandchild);
   ASSERT_TRUE(pidfd) << "pidfd_open " << grandchild;
-  pollfd exited{pidfd.get(), POLLIN, 0};
-  EXPECT_EQ(poll(&exited, 1, 0), 0) << "the grandchild died early";
+  EXPECT_FALSE(testing::Exited(pidfd.get(), Now())) << "the grandchild died early";
   auto hung = s->pool("m")->Call("hang_futex", "", Deadline::After(50ms));
   ASSERT_FALSE(hung);
-  EXPECT_EQ(poll(&exited, 1, Soon().RemainingMillis()), 1) << "grandchild " << grandchild << " survived";
+  EXPECT_TRUE(testing::Exited(pidfd.get(), Soon())) << "grandchild " << grandchild << " survived";
 }
 
 TEST(SupervisorTest, StopKillsAHungWorkerAfterStopTimeoutAndReportsIt) {
@@ -398,6 +400,7 @@ TEST(SupervisorTest, ApplyAddsRemovesAndRestartsOnlyWhatChanged) {
   auto s = Start({MakePool("a", "echo"), MakePool("b", "echo")});
   ASSERT_TRUE(s);
   const pid_t a_pid = StatusOf(*s, "a").workers.at(0).pid;
+  const UniqueFd a_pidfd = WatchWorker(a_pid);
   const pid_t b_pid = StatusOf(*s, "b").workers.at(0).pid;
   config::Config next;
   next.pools["a"] = MakePool("a", "echo", 2);  // resized: the first worker stays
@@ -413,7 +416,7 @@ TEST(SupervisorTest, ApplyAddsRemovesAndRestartsOnlyWhatChanged) {
   config::Config fewer;
   fewer.pools["c"] = MakePool("c", "echo");
   ASSERT_TRUE(s->Apply(fewer));
-  EXPECT_TRUE(Gone(a_pid));
+  EXPECT_TRUE(testing::Exited(a_pidfd.get(), Now())) << "worker " << a_pid << " survived";  // Apply waited for it
   EXPECT_EQ(s->pool("b"), nullptr);
   EXPECT_EQ(s->Snapshot().size(), 1u);
   // Added back: a fresh start.
@@ -577,13 +580,14 @@ TEST(SupervisorTest, AStoppedSlotStaysDownUntilStartedAndTheOthersServe) {
   auto s = Start({MakePool("echo", "echo", 2)});
   ASSERT_TRUE(s);
   const WorkerStatus before = StatusOf(*s, "echo").workers.at(1);
+  const UniqueFd before_pidfd = WatchWorker(before.pid);
   auto report = s->StopWorker("echo", 1, Soon());
   ASSERT_TRUE(report) << report.error().ToString();
   ASSERT_EQ(report->workers.size(), 1u);
   EXPECT_EQ(report->workers[0].slot, 1u);
   EXPECT_EQ(report->workers[0].pid, before.pid);
   EXPECT_EQ(report->workers[0].outcome, StopReport::Outcome::kGraceful);
-  EXPECT_TRUE(Eventually([&] { return Gone(before.pid); }));
+  EXPECT_TRUE(testing::Exited(before_pidfd.get(), Soon())) << "worker " << before.pid << " survived";
   // Held: ready without it, calls served by the other, nothing restarts it.
   ASSERT_TRUE(s->WaitReady("echo", Soon()));
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->pool("echo")->Call("echo", "x"));
@@ -606,13 +610,14 @@ TEST(SupervisorTest, RestartWorkerReplacesOnlyItsSlot) {
   auto s = Start({MakePool("echo", "echo", 2)});
   ASSERT_TRUE(s);
   const PoolStatus before = StatusOf(*s, "echo");
+  const UniqueFd replaced_pidfd = WatchWorker(before.workers.at(1).pid);
   ASSERT_TRUE(s->RestartWorker("echo", 1, Soon()));
   const PoolStatus after = StatusOf(*s, "echo");
   EXPECT_EQ(after.workers.at(0).pid, before.workers.at(0).pid);
   EXPECT_NE(after.workers.at(1).pid, before.workers.at(1).pid);
   EXPECT_EQ(after.workers.at(1).state, WorkerState::kReady);
   EXPECT_EQ(after.restarts, 0u);
-  EXPECT_TRUE(Eventually([&] { return Gone(before.workers.at(1).pid); }));
+  EXPECT_TRUE(testing::Exited(replaced_pidfd.get(), Soon())) << "worker " << before.workers.at(1).pid << " survived";
 }
 
 TEST(SupervisorTest, AnUnknownSlotIsInvalidArgumentNamingThePoolsSlots) {
@@ -632,13 +637,14 @@ TEST(SupervisorTest, SignalReachesTheWorkersAndNotTheZygote) {
   auto s = Start({MakePool("echo", "echo", 2)});
   ASSERT_TRUE(s);
   const PoolStatus before = StatusOf(*s, "echo");
+  const UniqueFd killed_pidfd = WatchWorker(before.workers.at(0).pid);
   auto all = s->Signal("echo", std::nullopt, SIGCONT);
   ASSERT_TRUE(all) << all.error().ToString();
   EXPECT_EQ(*all, (std::vector<SignalledWorker>{{0, before.workers[0].pid}, {1, before.workers[1].pid}}));
   auto one = s->Signal("echo", 0, SIGKILL);
   ASSERT_TRUE(one);
   EXPECT_EQ(*one, (std::vector<SignalledWorker>{{0, before.workers[0].pid}}));
-  EXPECT_TRUE(Eventually([&] { return Gone(before.workers[0].pid); }));
+  EXPECT_TRUE(testing::Exited(killed_pidfd.get(), Soon())) << "worker " << before.workers[0].pid << " survived";
   ASSERT_TRUE(s->WaitReady("echo", Soon()));
   const PoolStatus after = StatusOf(*s, "echo");
   EXPECT_EQ(after.workers.at(1).pid, before.workers.at(1).pid);
@@ -769,12 +775,14 @@ TEST(SupervisorTest, TheSinkGetsAtMostItsRateAndANoticeOfTheRest) {
 
 TEST(SupervisorTest, DestroyingTheSupervisorLeavesNoWorker) {
   pid_t pid = 0;
+  UniqueFd pidfd;
   {
     auto s = Start({MakePool("echo", "echo", 2)});
     ASSERT_TRUE(s);
     pid = StatusOf(*s, "echo").workers.at(0).pid;
+    pidfd = WatchWorker(pid);
   }
-  EXPECT_TRUE(Gone(pid));
+  EXPECT_TRUE(testing::Exited(pidfd.get(), Now())) << "worker " << pid << " survived";
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);  // no child at all
 }
 
