@@ -66,8 +66,9 @@ in-process echo into a buffer; raw futex ping-pong between two processes over a
 shared memfd, with a 20 us spin before FUTEX_WAIT (waking only a peer that
 announced its sleep, as ipc/channel.cc does) and without (always
 FUTEX_WAIT/FUTEX_WAKE); the spinning one also with each payload, copied into a
-shared buffer, echoed by the child into another and copied out (the floor of
-any channel that copies, as Call does); a pipe pair and a SOCK_STREAM socketpair whose child
+shared buffer, echoed by the child into another and copied out, one copy
+after the other (the floor of a channel that copies whole payloads; Call
+overlaps its copies past 32 KiB); a pipe pair and a SOCK_STREAM socketpair whose child
 reads the whole payload, then writes it back (0 B rows carry 1 byte: a 0-byte
 write wakes nobody). Every row has a peer process of its own. Rows take turns
 in interleaved blocks, each block warmed up first, so drift in the machine's
@@ -256,8 +257,9 @@ PingPong* MapPingPong(std::size_t payload) {
 // always FUTEX_WAIT and always FUTEX_WAKE. With a payload, each round trip
 // also does the three copies a copying channel must: the input into a shared
 // request buffer, the child's echo into a shared response buffer, and the
-// response out into a fresh string (memcpy only, no checks): the floor of
-// Channel::Call() on this machine.
+// response out into a fresh string (memcpy only, no checks), one after the
+// other: the floor of a channel that copies whole payloads on this machine
+// (Channel::Call() overlaps its copies of payloads past ipc::kStreamStep).
 class FutexPeer final : public Peer {
  public:
   FutexPeer(bool spin, std::size_t payload)
@@ -487,8 +489,8 @@ std::uint64_t IterationsFor(std::size_t payload, std::uint64_t n) {
 }
 
 // Rows in display order: by payload, the channel first. The spinning futex
-// ping-pong carries every payload (its copies are the floor of Call()); the
-// other one only 0 B.
+// ping-pong carries every payload (its copies are the floor of whole-payload
+// copying); the other one only 0 B.
 std::vector<Row> MakeRows(const Flags& flags) {
   std::vector<Row> rows;
   for (std::size_t payload : kPayloads) {

@@ -120,10 +120,12 @@ void WorkerChannel::Stream(std::size_t ready, std::size_t announced) {
 
 void WorkerChannel::ReplyOk(std::size_t output_size) {
   SV_CHECK(output_size <= response_capacity_);
+  last_output_size_ = output_size;
   Ring(call_id_, ResponseStatus::kOk, 0, static_cast<std::uint32_t>(output_size), 0);
 }
 
 void WorkerChannel::ReplyError(ResponseStatus status, std::int32_t code, std::string_view message) {
+  last_output_size_ = 0;
   Publish(call_id_, status, code, 0, message);
 }
 
@@ -141,11 +143,19 @@ std::expected<Request, Error> WorkerChannel::Next(const std::stop_token& token) 
       [&] {
         // A large input is being copied in: read in what is there (one load
         // per cache line), so the plugin finds it in our cache, and spin on.
+        // Output lines alike, for writing, as far as the last answer's
+        // output went: a plugin whose output grows with its input then
+        // writes into lines it already owns.
         seen = written.load(std::memory_order_relaxed);
         const std::size_t upto = std::min<std::size_t>(seen, request_capacity_);
         if (upto <= read_in) return Report::kNothing;
         const volatile std::byte* input = request_.base() + kDataOffset + kInputOffset;
-        for (std::size_t at = read_in; at < upto; at += kCacheLine) (void)input[at];
+        std::byte* output = response_.base() + kDataOffset;
+        const std::size_t output_upto = std::min(upto, last_output_size_);
+        for (std::size_t at = read_in; at < upto; at += kCacheLine) {
+          (void)input[at];
+          if (at < output_upto) __builtin_prefetch(output + at, 1, 3);
+        }
         read_in = upto;
         return Report::kMore;
       },

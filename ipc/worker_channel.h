@@ -83,6 +83,7 @@ class WorkerChannel {
   std::uint32_t request_capacity_ = 0;
   std::uint32_t response_capacity_ = 0;
   std::uint64_t call_id_ = 1;
+  std::size_t last_output_size_ = 0;  // of the last kOk answer: how much output area Next() prepares
   SpinPolicy spin_;
 };
 
