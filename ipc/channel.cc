@@ -247,7 +247,9 @@ Status Channel::Wait(Deadline deadline, std::string* sink) {
         failed = TakeStreamed(streamed.load(std::memory_order_acquire), *sink);
         if (!failed) return Report::kFailed;
         taken = std::uint64_t{want} << 32 | sink->size();
-        return sink->size() > before ? Report::kMore : Report::kNothing;
+        // A worker reports whole steps: only those buy another spin, so one
+        // that reports a byte at a time cannot keep us spinning.
+        return sink->size() - before >= kStreamStep ? Report::kMore : Report::kNothing;
       },
       [&] { return peer_dead(); });
   if (!failed) return failed;
@@ -272,6 +274,7 @@ Status Channel::TakeStreamed(std::uint64_t streamed, std::string& sink) {
     sink.reserve(std::min<std::size_t>(std::max(step.announced, 2 * sink.capacity()), response_capacity_));
   }
   const auto* data = reinterpret_cast<const char*>(response_.base() + kDataOffset);
+  bytes_taken_.fetch_add(step.ready - sink.size(), std::memory_order_relaxed);
   sink.append(data + sink.size(), step.ready - sink.size());
   return {};
 }
@@ -349,7 +352,10 @@ std::expected<std::string, Error> Channel::Call(std::string_view method, std::st
     return std::unexpected(Break(Error(ErrorCode::kProtocolViolation, std::move(violation))));
   }
   const std::size_t taken = streamed.size();
+  streamed.reserve(output->size());
   streamed.append(reinterpret_cast<const char*>(output->data()) + taken, output->size() - taken);
+  // A worker that announced more than it wrote made the buffer too large.
+  if (streamed.capacity() > 2 * streamed.size() + kStreamStep) streamed.shrink_to_fit();
   return streamed;
 }
 

@@ -118,6 +118,9 @@ class Channel {
 
   // Calls made so far (the hello included).
   std::uint64_t last_call_id() const { return call_id_; }
+  // Output bytes copied out while the worker still wrote the rest (see
+  // "Large payloads move in steps" in docs/ipc.md), over all calls. Thread-safe.
+  std::uint64_t streamed_bytes() const { return bytes_taken_.load(std::memory_order_relaxed); }
 
  private:
   Channel() = default;
@@ -162,6 +165,7 @@ class Channel {
   bool open_ = false;   // ready and not broken: calls may start
   std::string broken_;  // why the channel is unusable; empty while it is usable
   std::atomic<std::uint32_t> dead_{0};  // private futex word: 1 once the peer is dead
+  std::atomic<std::uint64_t> bytes_taken_{0};
 };
 
 }  // namespace sv::ipc

@@ -130,8 +130,9 @@ enum class Report : std::uint8_t {
 // SpinUntil for a wait whose other side reports progress before it answers
 // (a large input or output moving in steps): spins until answered(), and
 // whenever reported() says a report may be there, lets take() act on it. Each
-// report of progress (kMore) buys a fresh `budget`; other reports spin on what
-// is left, so a peer that keeps changing its report gets no more spinning.
+// report of progress (kMore: a whole step, so at most one per step of the
+// payload's capacity) buys a fresh `budget`; other reports spin on what is
+// left, so a peer that keeps changing its report gets no more spinning.
 // Never spins past `cap`; give_up() is checked with the clock, and after every
 // report. `took` is that of the last stretch. Not caught: sleep (after
 // kFailed: return the error take() recorded).
@@ -151,7 +152,11 @@ SpinOutcome SpinWithReports(std::chrono::nanoseconds budget, std::chrono::steady
     // The clock is read here: a report ends SpinUntil before its own first
     // read, and `cap` and give_up() must still end the wait.
     const Clock::time_point now = Clock::now();
-    if (report == Report::kMore || spin_end == Clock::time_point{}) spin_end = now + budget;
+    if (report == Report::kMore) {
+      spin_end = now + budget;
+    } else if (spin_end == Clock::time_point{}) {
+      spin_end = now - spun.took + budget;  // what is left of the first stretch
+    }
     left = now >= cap || give_up() ? std::chrono::nanoseconds(0) : spin_end - now;
   }
 }

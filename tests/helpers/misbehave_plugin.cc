@@ -13,8 +13,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -190,29 +192,60 @@ Status WriteInPlace(Output& out, std::size_t size, std::size_t step) {
   return Status::Ok();
 }
 
-// Keeps rewriting the response slot's stream report with values that report
-// nothing new (this call's id with nothing ready, or other calls' ids), never
-// answering.
-[[noreturn]] void ChurnStream(const Call& call) {
+// The response slot, mapped writable, to forge reports in.
+sv::ipc::ResponseSlot* ResponseSlotForForging() {
   auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
   if (base == nullptr) std::abort();
-  auto* slot = reinterpret_cast<sv::ipc::ResponseSlot*>(base + sv::ipc::kSlotOffset);
-  const auto id = static_cast<std::uint32_t>(call.info->call_id);
-  for (std::uint64_t i = 0;; ++i) {
-    const std::uint64_t other = id + 1 + i % 1000;
-    slot->streamed.store(i % 2 == 0 ? std::uint64_t{id} << 32 : other << 32 | 4096);
+  return reinterpret_cast<sv::ipc::ResponseSlot*>(base + sv::ipc::kSlotOffset);
+}
+
+std::uint64_t StreamReport(const Call& call, std::uint64_t ready) {
+  return std::uint64_t{static_cast<std::uint32_t>(call.info->call_id)} << 32 | ready;
+}
+
+// Reports one more byte of output ready every 10 us (well within any spin
+// budget), never answering.
+[[noreturn]] void CreepStream(const Call& call) {
+  sv::ipc::ResponseSlot* slot = ResponseSlotForForging();
+  for (std::uint64_t ready = 1;; ++ready) {
+    slot->streamed.store(StreamReport(call, ready % (1 << 20)));
+    const auto next = std::chrono::steady_clock::now() + std::chrono::microseconds(10);
+    while (std::chrono::steady_clock::now() < next) {
+    }
   }
+}
+
+// Input "A B MODE": writes A pattern bytes, waits for a line on stdin, then
+// per MODE: "more" overwrites the first output byte and writes B more pattern
+// bytes; "shrink" answers with an output size of 16; "back" reports 10 bytes
+// ready, then hangs.
+Status StreamPause(const Call& call, Output& out) {
+  std::size_t first = 0, more = 0;
+  char mode[16] = {};
+  if (std::sscanf(std::string(call.input).c_str(), "%zu %zu %15s", &first, &more, mode) != 3) {
+    return Status::Error(1, "want \"A B MODE\"");
+  }
+  std::string bytes(first + more, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = PatternByte(i);
+  if (Status s = out.Write(std::string_view(bytes).substr(0, first)); !s.ok()) return s;
+  ReadLine(0);
+  if (std::string_view(mode) == "shrink") Forge(call, call.info->call_id, 16);
+  if (std::string_view(mode) == "back") {
+    ResponseSlotForForging()->streamed.store(StreamReport(call, 10));
+    SleepForever();
+  }
+  std::size_t room = 0;
+  out.Tail(&room)[-static_cast<std::ptrdiff_t>(first)] = 'X';
+  return out.Write(std::string_view(bytes).substr(first));
 }
 
 // Reports more output ready than the response area holds, then hangs.
 [[noreturn]] void StreamOverCapacity(const Call& call) {
-  auto* base = static_cast<std::byte*>(MapRegion(sv::ipc::kResponseFd, PROT_READ | PROT_WRITE));
-  if (base == nullptr) std::abort();
-  const auto* header = reinterpret_cast<const sv::ipc::RegionHeader*>(base);
-  auto* slot = reinterpret_cast<sv::ipc::ResponseSlot*>(base + sv::ipc::kSlotOffset);
-  const std::uint64_t over = std::uint64_t{header->data_capacity.load()} + 1;
+  sv::ipc::ResponseSlot* slot = ResponseSlotForForging();
+  const auto* header = reinterpret_cast<const sv::ipc::RegionHeader*>(reinterpret_cast<std::byte*>(slot) -
+                                                                      sv::ipc::kSlotOffset);
   slot->announced.store(0xFFFF'FFFFu);
-  slot->streamed.store(std::uint64_t{static_cast<std::uint32_t>(call.info->call_id)} << 32 | over);
+  slot->streamed.store(StreamReport(call, std::uint64_t{header->data_capacity.load()} + 1));
   SleepForever();
 }
 
@@ -295,7 +328,8 @@ SV_PLUGIN("misbehave", [](const sv::plugin::Config& config, sv::plugin::Registry
     }
     return Status::Error(7, "failed after writing");
   });
-  r.Method("churn_stream", [](const Call& c, Output&) -> Status { ChurnStream(c); });
+  r.Method("creep_stream", [](const Call& c, Output&) -> Status { CreepStream(c); });
+  r.Method("stream_pause", [](const Call& c, Output& out) { return StreamPause(c, out); });
   r.Method("stream_over_capacity", [](const Call& c, Output&) -> Status { StreamOverCapacity(c); });
   r.Method("wake_loop", [](const Call& c, Output& out) {
     // Wakes the caller's doorbell futex input-many times without answering.

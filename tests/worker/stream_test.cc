@@ -4,12 +4,20 @@
 // the caller spinning throughout (so it takes each step as it comes) and with
 // it sleeping (so it takes the whole output at the end), and the typed outcome
 // of a worker whose reports are wrong.
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "ipc/layout.h"
+#include "tests/stop/blocked.h"
 #include "tests/helpers/worker_process.h"
 #include "tests/helpers/worker_testing.h"
 
@@ -103,16 +111,6 @@ TEST_P(StreamTest, OutputOverCapacityAfterStreamingIsPayloadTooLarge) {
   EXPECT_EQ(*next, "next");
 }
 
-TEST_P(StreamTest, ReportsThatSayNothingNewStillEndAtTheDeadline) {
-  auto w = StartForTest(Options(GetParam()));
-  ASSERT_NE(w, nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  auto out = w->channel().Call("churn_stream", "", Deadline::After(milliseconds(300)));
-  ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().code(), ErrorCode::kDeadlineExceeded) << out.error().ToString();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10)) << "the wait outlasted its deadline";
-}
-
 INSTANTIATE_TEST_SUITE_P(Callers, StreamTest, ::testing::Values(Caller::kSpinning, Caller::kSleeping),
                          [](const ::testing::TestParamInfo<Caller>& p) { return p.param == Caller::kSpinning ? "Spinning" : "Sleeping"; });
 
@@ -127,6 +125,138 @@ TEST(StreamViolationTest, AReportOfMoreThanTheAreaHoldsIsAProtocolViolation) {
   auto again = w->channel().Call("echo", "x", Soon());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), ErrorCode::kClosed);
+}
+
+// A call of the misbehave plugin's stream_pause ("A B MODE": A bytes, a pause
+// until a line arrives on the worker's stdin, then MODE) on a thread of its
+// own, so the test can act while the worker pauses.
+class PausedCall {
+ public:
+  PausedCall(Caller caller, ipc::SpinOptions spin, std::string input) {
+    SpawnOptions options = Options(caller);
+    options.channel.spin = spin;
+    options.stdin_fd = stdin_.read_end.get();
+    worker_ = StartForTest(std::move(options));
+    if (worker_ == nullptr) return;
+    // A first call, so the worker is past its start-up when the paused one comes.
+    auto warm = worker_->channel().Call("echo", "warm", Soon());
+    EXPECT_TRUE(warm) << warm.error().ToString();
+    std::promise<pid_t> tid;
+    caller_tid_ = tid.get_future();
+    thread_ = std::thread([this, input = std::move(input), tid = std::move(tid)]() mutable {
+      tid.set_value(static_cast<pid_t>(syscall(SYS_gettid)));
+      result_ = worker_->channel().Call("stream_pause", input, Soon());
+    });
+  }
+  ~PausedCall() {
+    if (thread_.joinable()) {
+      Resume();
+      thread_.join();
+    }
+  }
+
+  bool started() const { return worker_ != nullptr; }
+  ipc::Channel& channel() { return worker_->channel(); }
+  pid_t caller_tid() { return caller_tid_.get(); }
+
+  // Whether the caller took at least `bytes` of output early, within 20 s.
+  bool TookEarly(std::uint64_t bytes) {
+    const Deadline deadline = Soon();
+    while (channel().streamed_bytes() < bytes) {
+      if (deadline.Expired()) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+  void Resume() {
+    if (!resumed_) resumed_ = write(stdin_.write_end.get(), "go\n", 3) == 3;
+  }
+  std::expected<std::string, Error> Result() {
+    Resume();
+    thread_.join();
+    return *result_;
+  }
+
+ private:
+  Pipe stdin_ = Pipe::Create();
+  std::unique_ptr<WorkerProcess> worker_;
+  std::future<pid_t> caller_tid_;
+  std::thread thread_;
+  std::optional<std::expected<std::string, Error>> result_;
+  bool resumed_ = false;
+};
+
+constexpr ipc::SpinOptions kSpinAlways{.budget = std::chrono::seconds(60), .adaptive = false};
+
+// The bytes the paused call returns in mode "more": the pattern throughout,
+// although the worker overwrote the first byte after the caller took it.
+void ExpectWholePattern(const std::expected<std::string, Error>& out, std::size_t size) {
+  ASSERT_TRUE(out) << out.error().ToString();
+  ASSERT_EQ(out->size(), size);
+  EXPECT_EQ((*out)[0], PatternByte(0)) << "a byte taken early was read again";
+  EXPECT_TRUE(*out == Pattern(size)) << "output differs";
+}
+
+TEST(StreamEarlyTest, ASpinningCallerCopiesOutputOnceWhileTheWorkerWritesTheRest) {
+  PausedCall call(Caller::kSpinning, kSpinAlways, std::to_string(2 * kStep + 1) + " " + std::to_string(2 * kStep) + " more");
+  ASSERT_TRUE(call.started());
+  ASSERT_TRUE(call.TookEarly(2 * kStep)) << "nothing was taken while the worker paused";
+  ExpectWholePattern(call.Result(), 4 * kStep + 1);
+}
+
+TEST(StreamEarlyTest, ACallerThatSleepsAfterTakingSomeKeepsItAndTakesTheRest) {
+  PausedCall call(Caller::kSpinning, {.budget = milliseconds(300), .adaptive = false},
+                  std::to_string(2 * kStep + 1) + " " + std::to_string(3 * kStep + 5) + " more");
+  ASSERT_TRUE(call.started());
+  ASSERT_TRUE(call.TookEarly(kStep)) << "nothing was taken while the worker paused";
+  // The caller's spin runs out while the worker waits: it sleeps on the doorbell.
+  ASSERT_TRUE(stop::testing::WaitUntilBlockedIn(call.caller_tid(), {SYS_futex, SYS_futex_waitv}, Soon()));
+  ExpectWholePattern(call.Result(), 5 * kStep + 6);
+}
+
+TEST(StreamEarlyTest, AnOutputSizeBelowWhatWasReportedIsAProtocolViolation) {
+  PausedCall call(Caller::kSpinning, kSpinAlways, std::to_string(2 * kStep) + " 0 shrink");
+  ASSERT_TRUE(call.started());
+  ASSERT_TRUE(call.TookEarly(kStep));
+  auto out = call.Result();
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kProtocolViolation) << out.error().ToString();
+  EXPECT_NE(out.error().message().find("output size 16 is less than the"), std::string::npos)
+      << out.error().message();
+}
+
+TEST(StreamEarlyTest, AReportThatGoesBackIsAProtocolViolation) {
+  PausedCall call(Caller::kSpinning, kSpinAlways, std::to_string(2 * kStep) + " 0 back");
+  ASSERT_TRUE(call.started());
+  ASSERT_TRUE(call.TookEarly(kStep));
+  auto out = call.Result();
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kProtocolViolation) << out.error().ToString();
+  EXPECT_NE(out.error().message().find("went back"), std::string::npos) << out.error().message();
+}
+
+// CPU time of the calling thread.
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+TEST(StreamViolationTest, AWorkerReportingAByteAtATimeDoesNotKeepTheCallerSpinning) {
+  // A report of less than a step buys no more spinning, so the caller sleeps
+  // through the rest of the call once its 5 ms run out, and wakes at its
+  // deadline. (The worker reports a byte every 10 us.)
+  SpawnOptions options = Options(Caller::kSpinning);
+  options.channel.spin = ipc::SpinOptions{.budget = milliseconds(5), .adaptive = false};
+  auto w = StartForTest(std::move(options));
+  ASSERT_NE(w, nullptr);
+  const auto cpu_before = ThreadCpuTime();
+  auto out = w->channel().Call("creep_stream", "", Deadline::After(seconds(1)));
+  const auto cpu = ThreadCpuTime() - cpu_before;
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), ErrorCode::kDeadlineExceeded) << out.error().ToString();
+  // Spinning through the call would cost about the whole second.
+  EXPECT_LT(cpu, milliseconds(500)) << "the caller spun while the worker crept";
 }
 
 }  // namespace
