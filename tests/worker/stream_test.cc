@@ -53,38 +53,30 @@ const std::size_t kSizes[] = {0, 1, kStep - 1, kStep, kStep + 1, 2 * kStep, 3 * 
 
 class StreamTest : public ::testing::TestWithParam<Caller> {};
 
-TEST_P(StreamTest, EchoReturnsEveryByteAtEverySize) {
-  auto w = StartForTest(Options(GetParam()));
+// Calls `method` with each of kSizes (as `input(size)`) and expects the
+// pattern of that size back.
+template <class Input>
+void ExpectPatternAtEverySize(Caller caller, const char* method, Input input) {
+  auto w = StartForTest(Options(caller));
   ASSERT_NE(w, nullptr);
   for (std::size_t size : kSizes) {
-    const std::string input = Pattern(size);
-    auto out = w->channel().Call("echo", input, Soon());
-    ASSERT_TRUE(out) << size << ": " << out.error().ToString();
-    ASSERT_EQ(out->size(), size);
-    EXPECT_TRUE(*out == input) << "echo of " << size << " bytes differs";
+    auto out = w->channel().Call(method, input(size), Soon());
+    ASSERT_TRUE(out) << method << " " << size << ": " << out.error().ToString();
+    ASSERT_EQ(out->size(), size) << method;
+    EXPECT_TRUE(*out == Pattern(size)) << method << ": output of " << size << " bytes differs";
   }
+}
+
+TEST_P(StreamTest, EchoReturnsEveryByteAtEverySize) {
+  ExpectPatternAtEverySize(GetParam(), "echo", Pattern);
 }
 
 TEST_P(StreamTest, OutputWrittenInSmallPiecesArrivesWhole) {
-  auto w = StartForTest(Options(GetParam()));
-  ASSERT_NE(w, nullptr);
-  for (std::size_t size : kSizes) {
-    auto out = w->channel().Call("write_pieces", std::to_string(size), Soon());
-    ASSERT_TRUE(out) << size << ": " << out.error().ToString();
-    ASSERT_EQ(out->size(), size);
-    EXPECT_TRUE(*out == Pattern(size)) << "output of " << size << " bytes differs";
-  }
+  ExpectPatternAtEverySize(GetParam(), "write_pieces", [](std::size_t size) { return std::to_string(size); });
 }
 
 TEST_P(StreamTest, OutputWrittenInPlaceArrivesWhole) {
-  auto w = StartForTest(Options(GetParam()));
-  ASSERT_NE(w, nullptr);
-  for (std::size_t size : kSizes) {
-    auto out = w->channel().Call("write_in_place", std::to_string(size), Soon());
-    ASSERT_TRUE(out) << size << ": " << out.error().ToString();
-    ASSERT_EQ(out->size(), size);
-    EXPECT_TRUE(*out == Pattern(size)) << "output of " << size << " bytes differs";
-  }
+  ExpectPatternAtEverySize(GetParam(), "write_in_place", [](std::size_t size) { return std::to_string(size); });
 }
 
 TEST_P(StreamTest, AnErrorAfterMuchOutputIsTheErrorAlone) {
@@ -214,25 +206,24 @@ TEST(StreamEarlyTest, ACallerThatSleepsAfterTakingSomeKeepsItAndTakesTheRest) {
   ExpectWholePattern(call.Result(), 5 * kStep + 6);
 }
 
-TEST(StreamEarlyTest, AnOutputSizeBelowWhatWasReportedIsAProtocolViolation) {
-  PausedCall call(Caller::kSpinning, kSpinAlways, std::to_string(2 * kStep) + " 0 shrink");
+// Pauses the worker after 2 steps of output, lets it go on in `mode` once the
+// caller took some, and expects a protocol violation that mentions `what`.
+void ExpectViolationAfterAPause(const std::string& mode, const std::string& what) {
+  PausedCall call(Caller::kSpinning, kSpinAlways, std::to_string(2 * kStep) + " 0 " + mode);
   ASSERT_TRUE(call.started());
   ASSERT_TRUE(call.TookEarly(kStep));
   auto out = call.Result();
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), ErrorCode::kProtocolViolation) << out.error().ToString();
-  EXPECT_NE(out.error().message().find("output size 16 is less than the"), std::string::npos)
-      << out.error().message();
+  EXPECT_NE(out.error().message().find(what), std::string::npos) << out.error().message();
+}
+
+TEST(StreamEarlyTest, AnOutputSizeBelowWhatWasReportedIsAProtocolViolation) {
+  ExpectViolationAfterAPause("shrink", "output size 16 is less than the");
 }
 
 TEST(StreamEarlyTest, AReportThatGoesBackIsAProtocolViolation) {
-  PausedCall call(Caller::kSpinning, kSpinAlways, std::to_string(2 * kStep) + " 0 back");
-  ASSERT_TRUE(call.started());
-  ASSERT_TRUE(call.TookEarly(kStep));
-  auto out = call.Result();
-  ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().code(), ErrorCode::kProtocolViolation) << out.error().ToString();
-  EXPECT_NE(out.error().message().find("went back"), std::string::npos) << out.error().message();
+  ExpectViolationAfterAPause("back", "went back");
 }
 
 // CPU time of the calling thread.
