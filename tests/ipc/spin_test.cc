@@ -148,5 +148,63 @@ TEST(SpinUntilTest, GivesUpWhenAsked) {
   EXPECT_EQ(asked, 2);
 }
 
+// SpinWithReports with a report on every look: `take` says what each was.
+template <class Take>
+SpinOutcome SpinOnReports(nanoseconds budget, Clock::time_point cap, Take take, bool* answered = nullptr) {
+  return SpinWithReports(
+      budget, cap, [&] { return answered != nullptr && *answered; }, [] { return true; }, take,
+      [] { return false; });
+}
+
+TEST(SpinWithReportsTest, AnAnswerAfterReportsIsCaught) {
+  bool answered = false;
+  int reports = 0;
+  SpinOutcome out = SpinOnReports(
+      std::chrono::seconds(30), Clock::time_point::max(),
+      [&] {
+        answered = ++reports == 5;
+        return Report::kMore;
+      },
+      &answered);
+  EXPECT_TRUE(out.caught);
+  EXPECT_EQ(reports, 5);
+}
+
+TEST(SpinWithReportsTest, ReportsOfNothingNewBuyNoMoreSpinning) {
+  // Reports on every look, none of progress: the first budget still ends it.
+  const Clock::time_point begin = Clock::now();
+  int reports = 0;
+  SpinOutcome out = SpinOnReports(microseconds(500), Clock::time_point::max(), [&] {
+    ++reports;
+    return Report::kNothing;
+  });
+  EXPECT_FALSE(out.caught);
+  EXPECT_GT(reports, 1);
+  EXPECT_GE(Clock::now() - begin, microseconds(500));
+}
+
+TEST(SpinWithReportsTest, ProgressBuysAnotherBudgetButNeverPastTheCap) {
+  // Progress on every look, forever: only the cap ends it.
+  const Clock::time_point cap = Clock::now() + std::chrono::milliseconds(20);
+  int reports = 0;
+  SpinOutcome out = SpinOnReports(microseconds(100), cap, [&] {
+    ++reports;
+    return Report::kMore;
+  });
+  EXPECT_FALSE(out.caught);
+  EXPECT_GE(Clock::now(), cap);
+  EXPECT_GT(reports, 1);
+}
+
+TEST(SpinWithReportsTest, AFailedReportEndsTheSpinAtOnce) {
+  int reports = 0;
+  SpinOutcome out = SpinOnReports(std::chrono::seconds(30), Clock::time_point::max(), [&] {
+    ++reports;
+    return Report::kFailed;
+  });
+  EXPECT_FALSE(out.caught);
+  EXPECT_EQ(reports, 1);
+}
+
 }  // namespace
 }  // namespace sv::ipc
